@@ -1,0 +1,63 @@
+"""Settings from the environment and a `.env` file (the real environment wins)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULT_DB = "data/spotify.duckdb"
+DEFAULT_API_URL = "https://api.spotify.com/v1"
+DEFAULT_TOKEN_URL = "https://accounts.spotify.com/api/token"
+
+
+class ConfigError(Exception):
+    """A setting is missing or unusable; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    client_id: str | None
+    client_secret: str | None
+    db_path: Path
+    api_url: str
+    token_url: str
+
+    def require_credentials(self) -> tuple[str, str]:
+        missing = [
+            name
+            for name, value in (
+                ("SPOTIFY_CLIENT_ID", self.client_id),
+                ("SPOTIFY_CLIENT_SECRET", self.client_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"missing Spotify credentials: set {' and '.join(missing)} in the environment or in .env")
+        assert self.client_id and self.client_secret
+        return self.client_id, self.client_secret
+
+
+def load_settings(
+    db: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    env_file: str | os.PathLike[str] = ".env",
+) -> Settings:
+    """Read settings; `db` (the --db option) overrides BACKFILL_DB."""
+    values: dict[str, str] = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    values.update(os.environ if environ is None else environ)
+
+    def get(name: str, default: str | None = None) -> str | None:
+        value = values.get(name, "").strip()
+        return value or default
+
+    return Settings(
+        client_id=get("SPOTIFY_CLIENT_ID"),
+        client_secret=get("SPOTIFY_CLIENT_SECRET"),
+        db_path=Path(db if db is not None else get("BACKFILL_DB", DEFAULT_DB) or DEFAULT_DB),
+        api_url=(get("SPOTIFY_API_URL", DEFAULT_API_URL) or DEFAULT_API_URL).rstrip("/"),
+        token_url=get("SPOTIFY_TOKEN_URL", DEFAULT_TOKEN_URL) or DEFAULT_TOKEN_URL,
+    )

@@ -1,0 +1,276 @@
+"""What the tool prints: progress bars, the run summary, the dry-run estimate and `verify`."""
+
+from __future__ import annotations
+
+import math
+import sys
+from datetime import datetime
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from backfill.pipeline import KindStats, RunResult
+from backfill.spotify import BATCH_SIZE
+from backfill.store import KindPlan, Plan
+
+RULE = "=" * 70
+_LABELS = {"tracks": "TRACKS (album art)", "artists": "ARTISTS (profile photos)"}
+
+
+class Bars:
+    """One tqdm bar per kind on stderr; silent when stderr is not a terminal."""
+
+    def __init__(self, totals: dict[str, int], stream: TextIO | None = None) -> None:
+        stream = stream or sys.stderr
+        quiet = not stream.isatty()
+        self._bars = {
+            kind: tqdm(total=total, desc=kind.ljust(7), unit=" id", file=stream, disable=quiet, position=i)
+            for i, (kind, total) in enumerate(totals.items())
+            if total
+        }
+
+    def advance(self, kind: str, n: int) -> None:
+        if kind in self._bars:
+            self._bars[kind].update(n)
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "n/a"
+
+
+def duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def requests_saved(stats: KindStats, requests: int) -> int:
+    """Requests saved compared with one request per item that got an answer."""
+    answered = stats.updated + stats.no_image + stats.not_found + stats.failed
+    return answered - requests
+
+
+# -- run ------------------------------------------------------------------------------------------
+
+
+def run_json(
+    result: RunResult, plan: Plan, kinds: tuple[str, ...], db: dict[str, tuple[int, int]], elapsed: float
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind in ("tracks", "artists"):
+        s, p = result.stats[kind], getattr(plan, kind)
+        active = kind in kinds
+        requests = result.requests.get(kind, 0)
+        out[kind] = {
+            "pending": s.pending,
+            "updated": s.updated,
+            "no_image": s.no_image,
+            "not_found": s.not_found,
+            "invalid": p.invalid if active else 0,
+            "failed": s.failed,
+            "remaining": s.remaining,
+            "remembered": p.remembered if active else 0,
+            "requests": requests,
+            "requests_saved": requests_saved(s, requests),
+        }
+        if kind == "artists":
+            out[kind]["recovered_ids"] = p.recovered if active else 0
+    out["requests"] = sum(result.requests.values())
+    out["stopped"] = result.stopped
+    out["resume_after"] = result.resume_after.isoformat(timespec="seconds") if result.resume_after else None
+    out["error"] = str(result.error) if result.error else None
+    out["elapsed_seconds"] = round(elapsed, 3)
+    out["database"] = {k: {"total": t, "with_image": w} for k, (t, w) in db.items()}
+    return out
+
+
+def run_text(
+    result: RunResult, plan: Plan, kinds: tuple[str, ...], db: dict[str, tuple[int, int]], elapsed: float
+) -> str:
+    title = {
+        None: "BACKFILL COMPLETE",
+        "rate_limited": "BACKFILL STOPPED: Spotify rate limit",
+        "interrupted": "BACKFILL INTERRUPTED",
+        "error": "BACKFILL STOPPED BY AN ERROR",
+    }[result.stopped]
+    lines = [RULE, title, RULE]
+    for kind in kinds:
+        s, p = result.stats[kind], getattr(plan, kind)
+        requests = result.requests.get(kind, 0)
+        lines += ["", _LABELS[kind]]
+        rows = [
+            ("Pending", s.pending, ""),
+            ("Updated", s.updated, ""),
+            ("No image on Spotify", s.no_image, "remembered; --retry-misses to ask again"),
+            ("Not found", s.not_found, "remembered; --retry-misses to ask again"),
+            ("Failed", s.failed, "left empty; the next run tries again"),
+        ]
+        if s.remaining:
+            rows.append(("Not reached", s.remaining, "the next run continues"))
+        if kind == "tracks":
+            rows.append(("Invalid URIs", p.invalid, "local files, episodes, empty: never sent"))
+        else:
+            rows.append(("No usable id", p.invalid, "no spotify_artist_id to ask for"))
+            if p.recovered:
+                rows.append(("Ids recovered", p.recovered, "from tracks.primary_artist_id"))
+        if p.remembered:
+            rows.append(("Skipped, known misses", p.remembered, "from earlier runs"))
+        saved = requests_saved(s, requests)
+        rows.append(("Requests", requests, f"{_n(saved)} saved vs one per item" if saved > 0 else ""))
+        lines += [f"  {label + ':':<24}{_n(value):>9}  {note}".rstrip() for label, value, note in rows]
+    total = sum(result.requests.values())
+    rate = f" ({total / elapsed:.1f}/s)" if elapsed > 0 and total else ""
+    lines += ["", f"Requests: {_n(total)} in {duration(elapsed)}{rate}", "", "Database now:"]
+    for kind, (rows_, with_image) in db.items():
+        lines.append(
+            f"  {kind.capitalize() + ' with images:':<24}{_n(with_image):>9} of {_n(rows_)} ({_pct(with_image, rows_)})"
+        )
+    if result.stopped == "rate_limited" and result.resume_after:
+        wait = (result.resume_after - datetime.now().astimezone()).total_seconds()
+        why = "daily quota used up" if result.quota else "rate limit"
+        lines += [
+            "",
+            f"Spotify asks to wait {duration(wait)} ({why}). Work done so far is saved.",
+            f"Run again after {result.resume_after.strftime('%Y-%m-%d %H:%M %Z').strip()} (local time).",
+        ]
+    if result.error:
+        lines += ["", f"Error: {result.error}"]
+    lines.append(RULE)
+    return "\n".join(lines)
+
+
+# -- dry run --------------------------------------------------------------------------------------
+
+
+def estimate(plan: Plan) -> dict[str, int]:
+    """Requests a run would make: with batch endpoints, and in Development Mode with album grouping.
+
+    The Development Mode figure assumes each album's track list fits one page and every group is one
+    edition: a floor, which long albums, other editions and unknown ids raise a little.
+    """
+    t, a = plan.tracks, plan.artists
+    dev_tracks = t.groups.get("singles", 0) + min(2 * t.groups.get("groups", 0), t.groups.get("grouped_tracks", 0))
+    return {
+        "batch": math.ceil(t.pending / BATCH_SIZE) + math.ceil(a.pending / BATCH_SIZE),
+        "development_mode": dev_tracks + a.pending,
+        "development_mode_tracks": dev_tracks,
+        "one_per_item": t.pending + a.pending,
+    }
+
+
+def _plan_json(p: KindPlan) -> dict[str, int]:
+    return {
+        "pending": p.pending,
+        "rows_without_image": p.missing_rows,
+        "invalid": p.invalid,
+        "remembered": p.remembered,
+        "recovered_ids": p.recovered,
+    }
+
+
+def dry_run_json(plan: Plan, kinds: tuple[str, ...], rate: float) -> dict[str, Any]:
+    est = estimate(plan)
+    return {
+        "dry_run": True,
+        **{k: _plan_json(getattr(plan, k)) for k in kinds},
+        "requests": {k: v for k, v in est.items() if not k.endswith("_tracks")},
+        "seconds": {k: round(est[k] / rate, 1) for k in ("batch", "development_mode", "one_per_item")},
+        "rate": rate,
+    }
+
+
+def dry_run_text(plan: Plan, kinds: tuple[str, ...], rate: float) -> str:
+    est = estimate(plan)
+    lines = [RULE, "DRY RUN: nothing fetched, nothing written", RULE]
+    for kind in kinds:
+        p = getattr(plan, kind)
+        lines += [
+            "",
+            _LABELS[kind],
+            f"  {'Rows without an image:':<30}{_n(p.missing_rows):>9}",
+            f"  {'No usable id (never sent):':<30}{_n(p.invalid):>9}",
+            f"  {'Known misses, skipped:':<30}{_n(p.remembered):>9}",
+            f"  {'Distinct ids to fetch:':<30}{_n(p.pending):>9}",
+        ]
+        if kind == "artists" and p.recovered:
+            lines.append(f"  {'Ids recovered from tracks:':<30}{_n(p.recovered):>9}")
+    lines += [
+        "",
+        f"Expected requests at --rate {rate:g}/s:",
+        f"  {'with batch endpoints:':<30}{_n(est['batch']):>9}  ~{duration(est['batch'] / rate)}",
+        f"  {'Development Mode (grouped):':<30}{_n(est['development_mode']):>9}  "
+        f"~{duration(est['development_mode'] / rate)} (at least)",
+        f"  {'one request per item:':<30}{_n(est['one_per_item']):>9}  ~{duration(est['one_per_item'] / rate)}",
+        RULE,
+    ]
+    return "\n".join(lines)
+
+
+# -- verify ---------------------------------------------------------------------------------------
+
+
+def verify_json(
+    db: dict[str, tuple[int, int]],
+    plan: Plan,
+    remembered: dict[tuple[str, str], int],
+    samples: dict[str, tuple[str, str] | None],
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind, log_kind in (("tracks", "track"), ("artists", "artist")):
+        if kind not in db:
+            continue
+        total, with_image = db[kind]
+        p = getattr(plan, kind)
+        out[kind] = {
+            "total": total,
+            "with_image": with_image,
+            "without_image": total - with_image,
+            "coverage": round(with_image / total, 4) if total else None,
+            "invalid" if kind == "tracks" else "no_id": p.invalid,
+            "remembered_not_found": remembered.get((log_kind, "not_found"), 0),
+            "remembered_no_image": remembered.get((log_kind, "no_image"), 0),
+            "pending": p.pending,
+        }
+        if kind == "artists":
+            out[kind]["recoverable_ids"] = p.recovered
+        sample = samples.get(kind[:-1])
+        out[kind]["sample"] = {"name": sample[0], "image_url": sample[1]} if sample else None
+    return out
+
+
+def verify_text(path: str, report: dict[str, Any]) -> str:
+    lines = [RULE, f"VERIFY {path}", RULE]
+    for kind, r in report.items():
+        lines += [
+            "",
+            _LABELS[kind],
+            f"  {'Total:':<32}{_n(r['total']):>9}",
+            f"  {'With image:':<32}{_n(r['with_image']):>9}  ({_pct(r['with_image'], r['total'])})",
+            f"  {'Without image:':<32}{_n(r['without_image']):>9}",
+        ]
+        if kind == "tracks":
+            lines.append(f"  {'  invalid URI (never fetched):':<32}{_n(r['invalid']):>9}")
+        else:
+            lines.append(f"  {'  no usable artist id:':<32}{_n(r['no_id']):>9}")
+        lines += [
+            f"  {'  known: not on Spotify:':<32}{_n(r['remembered_not_found']):>9}",
+            f"  {'  known: no image on Spotify:':<32}{_n(r['remembered_no_image']):>9}",
+            f"  {'  to fetch on the next run:':<32}{_n(r['pending']):>9}",
+        ]
+        if kind == "artists" and r["recoverable_ids"]:
+            lines.append(f"  {'  (ids recoverable from tracks):':<32}{_n(r['recoverable_ids']):>9}")
+        if r["sample"]:
+            lines += [f"  Sample: {r['sample']['name']}", f"    {r['sample']['image_url']}"]
+    lines.append(RULE)
+    return "\n".join(lines)

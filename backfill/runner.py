@@ -1,0 +1,89 @@
+"""One backfill run, set-up checks included: what `backfill run` does once its arguments are read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from backfill.config import Settings
+from backfill.pipeline import Pipeline, Progress, RunResult
+from backfill.spotify import ClientOptions, SpotifyClient
+from backfill.store import MissFilter, Plan, Store
+from backfill.token import CredentialsRejected, TokenSource, TokenUnavailable
+
+
+class SetupError(Exception):
+    """A check before the first write failed; nothing was written."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    settings: Settings
+    kinds: tuple[str, ...] = ("tracks", "artists")
+    misses: MissFilter = field(default_factory=MissFilter)
+    client: ClientOptions = field(default_factory=ClientOptions)
+
+
+@dataclass
+class RunReport:
+    result: RunResult
+    plan: Plan
+    db: dict[str, tuple[int, int]]  # per table: (rows, rows with an image), after the run
+
+
+def make_plan(config: RunConfig) -> Plan:
+    """Check the database read-only and count what is pending (raises StoreError)."""
+    store = Store.open(config.settings.db_path, read_only=True, need_artists="artists" in config.kinds)
+    try:
+        return store.plan(config.misses, config.kinds)
+    finally:
+        store.close()
+
+
+async def execute(
+    config: RunConfig,
+    plan: Plan,
+    *,
+    progress: Callable[[Plan], Progress] | None = None,
+    started: Callable[[Pipeline], None] | None = None,
+) -> RunReport:
+    """Fetch and store. `plan` comes from make_plan(); `started` receives the pipeline (to halt it)."""
+    settings, kinds = config.settings, config.kinds
+    client_id, client_secret = settings.require_credentials()
+    nothing_to_do = plan.tracks.pending + plan.artists.pending == 0
+    connector = aiohttp.TCPConnector(limit=config.client.concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tokens = TokenSource(session, settings.token_url, client_id, client_secret)
+        client = SpotifyClient(session, tokens, settings.api_url, config.client)
+        if not nothing_to_do:
+            try:
+                await tokens.get()  # the credentials are part of the set-up check
+            except (CredentialsRejected, TokenUnavailable) as exc:
+                raise SetupError(str(exc)) from None
+        # Nothing pending: no token, no request and no write, so a read-only connection will do.
+        store = Store.open(settings.db_path, read_only=nothing_to_do, need_artists="artists" in kinds)
+        try:
+            plan = store.plan(config.misses, kinds)  # again: another process may have filled rows meanwhile
+            bars = progress(plan) if progress else None
+            pipeline = Pipeline(
+                store,
+                client,
+                plan,
+                kinds=kinds,
+                misses=config.misses,
+                workers=config.client.concurrency,
+                progress=bars,
+            )
+            if started:
+                started(pipeline)
+            try:
+                result = await pipeline.run()
+            finally:
+                close = getattr(bars, "close", None)
+                if close:
+                    close()
+            return RunReport(result, plan, store.image_counts())
+        finally:
+            store.close()

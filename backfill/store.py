@@ -1,0 +1,407 @@
+"""The listening-history database: what is missing, and filling it in.
+
+Rules this module keeps:
+- Only NULL image columns are filled, and every UPDATE says so in its WHERE clause, so a value written by
+  someone else meanwhile is never overwritten. No row of the user's tables is inserted or deleted.
+- Writes are set-based: one statement per batch of rows (lists passed as parameters and unnested).
+- The user's schema is never created or altered; the only table of our own, `backfill_log`, appears with the
+  first write of a run.
+- All methods are blocking: callers in the event loop run them on one dedicated thread.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+from backfill.ids import SQL_ID_RE, SQL_TRACK_URI_RE, TRACK_URI_PREFIX
+
+LOG_TABLE = "backfill_log"
+Status = Literal["updated", "no_image", "not_found", "failed"]
+LogKind = Literal["track", "artist"]
+_REMEMBERED: tuple[Status, ...] = ("not_found", "no_image")
+_STREAM_CHUNK = 2048
+
+
+class StoreError(Exception):
+    """The database cannot be used as it is; the message says why in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a worker learnt about one id; the writer turns a batch of these into a few statements."""
+
+    kind: Literal["tracks", "artists"]
+    id: str
+    status: Status
+    url: str | None = None
+    names: tuple[str, ...] = ()  # artist names whose NULL spotify_artist_id was recovered as this id
+
+
+@dataclass(frozen=True)
+class MissFilter:
+    """Which remembered misses (not found / no image) to skip."""
+
+    retry_all: bool = False
+    recheck_after_days: float | None = None
+
+    def cutoff(self) -> datetime | None:
+        """Misses checked after this instant are skipped; None: skip none."""
+        if self.retry_all:
+            return None
+        if self.recheck_after_days is None:
+            return datetime(1, 1, 1)
+        return _utcnow() - timedelta(days=self.recheck_after_days)
+
+
+@dataclass
+class KindPlan:
+    missing_rows: int = 0  # rows whose image column is NULL
+    invalid: int = 0  # of those, rows with no usable id (never sent to Spotify)
+    ids: int = 0  # distinct usable ids
+    remembered: int = 0  # ids skipped because an earlier run found no such id or no image
+    pending: int = 0  # ids to fetch now
+    recovered: int = 0  # artists: names whose id comes from tracks.primary_artist_id
+    groups: dict[str, int] = field(default_factory=dict)  # tracks: album-group statistics for estimates
+
+
+@dataclass
+class Plan:
+    tracks: KindPlan
+    artists: KindPlan
+
+
+@dataclass(frozen=True)
+class Schema:
+    has_artists: bool
+    has_plays: bool
+    has_primary_artist_id: bool
+    has_album_grouping: bool
+    has_log: bool
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)")
+
+
+class Store:
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, schema: Schema) -> None:
+        self._con = con
+        self.path = path
+        self.schema = schema
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, read_only: bool, need_artists: bool = True) -> Store:
+        path = Path(path)
+        if not path.is_file():
+            raise StoreError(f"database not found: {path} (set BACKFILL_DB or pass --db)")
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                holder = _LOCK_HOLDER.search(text)
+                who = f" (PID {holder['pid']}: {holder['prog']})" if holder else ""
+                raise StoreError(f"database {path} is locked by another process{who}; close it and try again") from None
+            raise StoreError(f"cannot open database {path}: {_first_line(text)}") from None
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open database {path}: {_first_line(str(exc))}") from None
+        try:
+            schema = _check_schema(con, need_artists)
+        except StoreError:
+            con.close()
+            raise
+        return cls(con, path, schema)
+
+    def close(self) -> None:
+        self._con.close()
+
+    # -- what is missing ---------------------------------------------------------------------------
+
+    def _track_candidates(self) -> str:
+        """One row per distinct valid track id among rows still missing album art."""
+        s = self.schema
+        plays = (
+            "LEFT JOIN (SELECT spotify_track_uri AS uri, count(*) AS n FROM plays GROUP BY ALL) p "
+            "ON p.uri = t.spotify_track_uri"
+            if s.has_plays
+            else ""
+        )
+        n = "coalesce(p.n, 0)" if s.has_plays else "0"
+        album = "t.album_name" if s.has_album_grouping else "NULL::VARCHAR"
+        artist = "t.primary_artist_name" if s.has_album_grouping else "NULL::VARCHAR"
+        return f"""
+            SELECT substr(t.spotify_track_uri, {len(TRACK_URI_PREFIX) + 1}) AS id,
+                   any_value({album}) AS album, any_value({artist}) AS artist, sum({n}) AS plays
+            FROM tracks t {plays}
+            WHERE t.album_image_url IS NULL AND regexp_full_match(t.spotify_track_uri, '{SQL_TRACK_URI_RE}')
+            GROUP BY 1"""
+
+    def _artist_rows(self) -> str:
+        """One row per artist name missing a photo, with the id to fetch (own, or recovered) or NULL."""
+        s = self.schema
+        if s.has_primary_artist_id:
+            # A NULL id is recoverable when the name has exactly one distinct primary_artist_id in tracks.
+            rec = f"""LEFT JOIN (
+                SELECT primary_artist_name AS name, min(primary_artist_id) AS rid FROM tracks
+                WHERE primary_artist_id IS NOT NULL GROUP BY 1
+                HAVING count(DISTINCT primary_artist_id) = 1 AND regexp_full_match(min(primary_artist_id),
+                '{SQL_ID_RE}')) r ON r.name = a.artist_name"""
+            rid = "r.rid"
+        else:
+            rec, rid = "", "NULL::VARCHAR"
+        plays = (
+            "LEFT JOIN (SELECT artist_name, count(*) AS n FROM plays GROUP BY 1) p ON p.artist_name = a.artist_name"
+            if s.has_plays
+            else ""
+        )
+        n = "coalesce(p.n, 0)" if s.has_plays else "0"
+        return f"""
+            SELECT a.artist_name AS name,
+                   CASE WHEN regexp_full_match(a.spotify_artist_id, '{SQL_ID_RE}') THEN a.spotify_artist_id
+                        WHEN a.spotify_artist_id IS NULL THEN {rid} END AS id,
+                   a.spotify_artist_id IS NULL AND {rid} IS NOT NULL AS recovered,
+                   {n} AS plays
+            FROM artists a {rec} {plays}
+            WHERE a.image_url IS NULL"""
+
+    def _artist_candidates(self) -> str:
+        return f"""
+            SELECT id, list(name ORDER BY name) FILTER (WHERE recovered) AS names, sum(plays) AS plays
+            FROM ({self._artist_rows()}) WHERE id IS NOT NULL GROUP BY id"""
+
+    def _not_remembered(self, kind: LogKind, misses: MissFilter) -> tuple[str, list[Any]]:
+        cutoff = misses.cutoff()
+        if not self.schema.has_log or cutoff is None:
+            return "TRUE", []
+        return (
+            f"NOT EXISTS (SELECT 1 FROM {LOG_TABLE} l WHERE l.kind = ? AND l.spotify_id = c.id AND l.checked_at > ?)",
+            [kind, cutoff],
+        )
+
+    def plan(self, misses: MissFilter, kinds: Sequence[str] = ("tracks", "artists")) -> Plan:
+        tracks, artists = KindPlan(), KindPlan()
+        con = self._con
+        if "tracks" in kinds:
+            tracks.missing_rows, tracks.invalid = _one(
+                con,
+                f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce(regexp_full_match("
+                f"spotify_track_uri, '{SQL_TRACK_URI_RE}'), FALSE)) FROM tracks WHERE album_image_url IS NULL",
+            )
+            keep, params = self._not_remembered("track", misses)
+            tracks.ids, tracks.pending = _one(
+                con,
+                f"SELECT count(*), count(*) FILTER (WHERE {keep}) FROM ({self._track_candidates()}) c",
+                params,
+            )
+            tracks.remembered = tracks.ids - tracks.pending
+            # Album groups of the pending tracks, for the Development Mode estimate.
+            singles, grouped, groups = _one(
+                con,
+                f"""SELECT count(*) FILTER (WHERE n = 1), coalesce(sum(n) FILTER (WHERE n > 1), 0),
+                           count(*) FILTER (WHERE n > 1)
+                    FROM (SELECT count(*) AS n FROM ({self._track_candidates()}) c WHERE {keep}
+                          GROUP BY CASE WHEN album IS NULL OR artist IS NULL THEN id END, album, artist)""",
+                params,
+            )
+            tracks.groups = {"singles": singles, "grouped_tracks": grouped, "groups": groups}
+        if "artists" in kinds and self.schema.has_artists:
+            artists.missing_rows, artists.invalid, artists.recovered = _one(
+                con,
+                f"SELECT count(*), count(*) FILTER (WHERE id IS NULL), count(*) FILTER (WHERE recovered) "
+                f"FROM ({self._artist_rows()})",
+            )
+            keep, params = self._not_remembered("artist", misses)
+            artists.ids, artists.pending = _one(
+                con,
+                f"SELECT count(*), count(*) FILTER (WHERE {keep}) FROM ({self._artist_candidates()}) c",
+                params,
+            )
+            artists.remembered = artists.ids - artists.pending
+        return Plan(tracks, artists)
+
+    def stream_tracks(self, misses: MissFilter) -> Iterator[list[tuple[str, str | None, str | None]]]:
+        """Chunks of (id, album, artist), album groups contiguous, most-played groups first."""
+        keep, params = self._not_remembered("track", misses)
+        cur = self._con.cursor()  # its own connection: the writer commits on the main one meanwhile
+        try:
+            cur.execute(
+                f"""SELECT id, album, artist FROM ({self._track_candidates()}) c WHERE {keep}
+                    ORDER BY CASE WHEN album IS NULL OR artist IS NULL THEN plays
+                                  ELSE max(plays) OVER (PARTITION BY album, artist) END DESC,
+                             album NULLS LAST, artist NULLS LAST, plays DESC, id""",
+                params,
+            )
+            while rows := cur.fetchmany(_STREAM_CHUNK):
+                yield rows
+        finally:
+            cur.close()
+
+    def stream_artists(self, misses: MissFilter) -> Iterator[list[tuple[str, list[str] | None]]]:
+        """Chunks of (id, names recovered for that id), most-played first."""
+        keep, params = self._not_remembered("artist", misses)
+        cur = self._con.cursor()
+        try:
+            cur.execute(
+                f"SELECT id, names FROM ({self._artist_candidates()}) c WHERE {keep} ORDER BY plays DESC, id",
+                params,
+            )
+            while rows := cur.fetchmany(_STREAM_CHUNK):
+                yield rows
+        finally:
+            cur.close()
+
+    # -- filling in ------------------------------------------------------------------------------
+
+    def apply(self, outcomes: Sequence[Outcome]) -> None:
+        """Write a batch of outcomes in one transaction, a handful of set-based statements in all."""
+        track_urls: dict[str, str] = {}
+        artist_urls: dict[str, str] = {}
+        recovered: dict[str, str] = {}
+        misses: dict[tuple[str, str], str] = {}
+        found: dict[tuple[str, str], None] = {}
+        for o in outcomes:
+            log_kind = "track" if o.kind == "tracks" else "artist"
+            if o.status == "updated" and o.url:
+                (track_urls if o.kind == "tracks" else artist_urls)[o.id] = o.url
+                found[(log_kind, o.id)] = None
+            elif o.status in _REMEMBERED:
+                misses[(log_kind, o.id)] = o.status
+            if o.status in ("updated", "no_image"):
+                for name in o.names:  # only an id Spotify confirmed is written back
+                    recovered[name] = o.id
+        if not (track_urls or artist_urls or recovered or misses):
+            return
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if track_urls:
+                con.execute(
+                    """UPDATE tracks SET album_image_url = u.url
+                       FROM (SELECT unnest($1::VARCHAR[]) AS uri, unnest($2::VARCHAR[]) AS url) u
+                       WHERE tracks.spotify_track_uri = u.uri AND tracks.album_image_url IS NULL""",
+                    [[TRACK_URI_PREFIX + i for i in track_urls], list(track_urls.values())],
+                )
+            if recovered:
+                con.execute(
+                    """UPDATE artists SET spotify_artist_id = r.id
+                       FROM (SELECT unnest($1::VARCHAR[]) AS name, unnest($2::VARCHAR[]) AS id) r
+                       WHERE artists.artist_name = r.name AND artists.spotify_artist_id IS NULL""",
+                    [list(recovered), list(recovered.values())],
+                )
+            if artist_urls:
+                con.execute(
+                    """UPDATE artists SET image_url = u.url
+                       FROM (SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url) u
+                       WHERE artists.spotify_artist_id = u.id AND artists.image_url IS NULL""",
+                    [list(artist_urls), list(artist_urls.values())],
+                )
+            if misses:
+                self._ensure_log()
+                con.execute(
+                    f"""INSERT OR REPLACE INTO {LOG_TABLE}
+                        SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), $4""",
+                    [[k for k, _ in misses], [i for _, i in misses], list(misses.values()), _utcnow()],
+                )
+            if found and self.schema.has_log:
+                con.execute(
+                    f"""DELETE FROM {LOG_TABLE} WHERE (kind, spotify_id) IN
+                        (SELECT (unnest($1::VARCHAR[]), unnest($2::VARCHAR[])))""",
+                    [[k for k, _ in found], [i for _, i in found]],
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _ensure_log(self) -> None:
+        if self.schema.has_log:
+            return
+        self._con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
+                    kind VARCHAR NOT NULL,        -- 'track' or 'artist'
+                    spotify_id VARCHAR NOT NULL,
+                    outcome VARCHAR NOT NULL,     -- 'not_found' or 'no_image'
+                    checked_at TIMESTAMP NOT NULL, -- UTC
+                    PRIMARY KEY (kind, spotify_id))"""
+        )
+        self.schema = Schema(**{**self.schema.__dict__, "has_log": True})
+
+    # -- reporting ---------------------------------------------------------------------------------
+
+    def image_counts(self) -> dict[str, tuple[int, int]]:
+        """Per table: (rows, rows with an image)."""
+        counts = {"tracks": _one(self._con, "SELECT count(*), count(album_image_url) FROM tracks")}
+        if self.schema.has_artists:
+            counts["artists"] = _one(self._con, "SELECT count(*), count(image_url) FROM artists")
+        return counts
+
+    def remembered_counts(self) -> dict[tuple[str, str], int]:
+        if not self.schema.has_log:
+            return {}
+        rows = self._con.execute(f"SELECT kind, outcome, count(*) FROM {LOG_TABLE} GROUP BY ALL").fetchall()
+        return {(kind, outcome): n for kind, outcome, n in rows}
+
+    def samples(self) -> dict[str, tuple[str, str] | None]:
+        track = self._con.execute(
+            "SELECT track_name, album_image_url FROM tracks WHERE album_image_url IS NOT NULL "
+            "ORDER BY spotify_track_uri LIMIT 1"
+        ).fetchone()
+        artist = None
+        if self.schema.has_artists:
+            artist = self._con.execute(
+                "SELECT artist_name, image_url FROM artists WHERE image_url IS NOT NULL ORDER BY artist_name LIMIT 1"
+            ).fetchone()
+        return {"track": track, "artist": artist}
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    row = con.execute(sql, params or []).fetchone()
+    assert row is not None
+    return row if len(row) > 1 else row[0]
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "unknown error"
+
+
+_REQUIRED = {
+    "tracks": ("spotify_track_uri", "album_image_url"),
+    "artists": ("artist_name", "spotify_artist_id", "image_url"),
+}
+
+
+def _check_schema(con: duckdb.DuckDBPyConnection, need_artists: bool) -> Schema:
+    rows = con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = 'main'"
+    ).fetchall()
+    columns: dict[str, set[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table.lower(), set()).add(column.lower())
+    for table in ("tracks", "artists") if need_artists else ("tracks",):
+        if table not in columns:
+            raise StoreError(f"table '{table}' not found in the database: is this a spotify-wrapped history?")
+        missing = [c for c in _REQUIRED[table] if c not in columns[table]]
+        if missing:
+            raise StoreError(f"table '{table}' has no column {', '.join(repr(c) for c in missing)}")
+    tracks = columns["tracks"]
+    return Schema(
+        has_artists="artists" in columns and all(c in columns["artists"] for c in _REQUIRED["artists"]),
+        has_plays="plays" in columns and {"spotify_track_uri", "artist_name"} <= columns["plays"],
+        has_primary_artist_id={"primary_artist_id", "primary_artist_name"} <= tracks,
+        has_album_grouping={"album_name", "primary_artist_name"} <= tracks,
+        has_log=LOG_TABLE in columns,
+    )
