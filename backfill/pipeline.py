@@ -169,32 +169,64 @@ class Pipeline:
         finally:
             await self._db(stream.close)  # type: ignore[attr-defined]
 
-    async def _produce_tracks(self) -> None:
-        job: list[list[str]] = []
-        size = 0
+    async def _track_groups(self) -> Any:
+        """Album groups of pending track ids (consecutive rows sharing album and artist), at most 50 ids each."""
         group: list[str] = []
         key: tuple[str, str] | None = None
-
-        async def close_group() -> None:
-            nonlocal job, size, group
-            if size + len(group) > BATCH_SIZE:
-                await self._jobs.put(TrackJob(job))
-                job, size = [], 0
-            job.append(group)
-            size += len(group)
-            group = []
-
         async for chunk in self._chunks(self._store.stream_tracks(self._misses)):
             for track_id, album, artist in chunk:
                 k = (album, artist) if album is not None and artist is not None else None
                 if group and (k is None or k != key or len(group) >= BATCH_SIZE):
-                    await close_group()
+                    yield group
+                    group = []
                 group.append(track_id)
                 key = k
         if group:
-            await close_group()
-        if job:
+            yield group
+
+    async def _produce_tracks(self) -> None:
+        """Shape track jobs for the mode the client finds.
+
+        The first job is a probe of exactly 50 ids; until it answers nothing else is queued (no worker
+        could use it before then). With batch endpoints, every job is then exactly 50 ids, groups split
+        freely; without them (Development Mode) jobs hold whole album groups.
+        """
+        groups: list[list[str]] = []
+        size = 0
+        allowed: bool | None = None
+
+        async def emit(n: int) -> None:
+            nonlocal groups, size, allowed
+            job: list[list[str]] = []
+            taken = 0
+            while groups and taken < n:
+                head = groups[0]
+                if taken + len(head) <= n:
+                    job.append(groups.pop(0))
+                    taken += len(head)
+                else:
+                    job.append(head[: n - taken])
+                    groups[0] = head[n - taken :]
+                    taken = n
+            size -= taken
             await self._jobs.put(TrackJob(job))
+            if allowed is None:
+                allowed = await self._client.probe_settled("tracks")
+
+        async for group in self._track_groups():
+            groups.append(group)
+            size += len(group)
+            while groups:
+                if allowed is None or allowed:
+                    if size < BATCH_SIZE:
+                        break
+                    await emit(BATCH_SIZE)
+                elif size > BATCH_SIZE:
+                    await emit(size - len(groups[-1]))  # whole groups only
+                else:
+                    break
+        while groups:
+            await emit(BATCH_SIZE if allowed is not False else size)  # size <= 50 here: whole groups
 
     async def _produce_artists(self) -> None:
         async for chunk in self._chunks(self._store.stream_artists(self._misses)):

@@ -79,6 +79,7 @@ class _BatchSupport:
     def __init__(self) -> None:
         self.allowed: bool | None = None
         self.probe = asyncio.Lock()
+        self.answered = asyncio.Event()  # set whenever a probe ends, whatever its answer
 
 
 class SpotifyClient:
@@ -103,7 +104,16 @@ class SpotifyClient:
     # -- public calls ----------------------------------------------------------------------------
 
     def batch_allowed(self, kind: Kind) -> bool | None:
+        """True/False once the first batch call of this kind has answered; None before."""
         return self._batch[kind].allowed
+
+    async def probe_settled(self, kind: Kind) -> bool | None:
+        """Wait for the next batch probe of this kind to end; its answer (None if it failed for another reason)."""
+        support = self._batch[kind]
+        if support.allowed is None:
+            support.answered.clear()
+            await support.answered.wait()
+        return support.allowed
 
     async def tracks(self, ids: Sequence[str]) -> dict[str, Json | None] | None:
         """Batch-fetch up to 50 tracks; None when this app may not use the batch endpoint."""
@@ -136,9 +146,12 @@ class SpotifyClient:
             # The first caller probes; the others wait for its answer, as a 403 costs quota too.
             async with support.probe:
                 if support.allowed is None:
-                    result = await self._try_batch(kind, path, ids)
-                    support.allowed = result is not None
-                    return result
+                    try:
+                        result = await self._try_batch(kind, path, ids)
+                        support.allowed = result is not None
+                        return result
+                    finally:
+                        support.answered.set()
         if not support.allowed:
             return None
         result = await self._try_batch(kind, path, ids)

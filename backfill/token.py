@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 import aiohttp
@@ -24,7 +25,9 @@ class TokenSource:
     def __init__(self, session: aiohttp.ClientSession, token_url: str, client_id: str, client_secret: str) -> None:
         self._session = session
         self._url = token_url
-        self._auth = aiohttp.BasicAuth(client_id, client_secret)
+        # Basic auth by hand: aiohttp.BasicAuth is deprecated in 3.14 and its replacement is new there.
+        pair = f"{client_id}:{client_secret}".encode()
+        self._auth_header = {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
@@ -53,7 +56,7 @@ class TokenSource:
                 await asyncio.sleep(0.5 * 2**attempt)
             try:
                 async with self._session.post(
-                    self._url, data={"grant_type": "client_credentials"}, auth=self._auth
+                    self._url, data={"grant_type": "client_credentials"}, headers=self._auth_header
                 ) as resp:
                     body: Any = await resp.json(content_type=None)
                     status = resp.status

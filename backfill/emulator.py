@@ -1,0 +1,725 @@
+"""A Spotify Web API emulator: the service the tests (and the benchmark) talk to instead of Spotify.
+
+It serves a `Catalog` with the real API's shapes and habits, as described in spotify-facts.md: client
+credentials tokens that expire, batch endpoints that Development Mode apps lose (403), a rolling-window
+rate limit whose Retry-After penalty grows when you keep calling, a daily quota, 5xx errors and dropped
+connections. Everything it received is recorded, so tests can check how a client behaved.
+
+Run alone with `python -m backfill.emulator --port N` (see `main`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import math
+import random
+import re
+import secrets
+import signal
+import sys
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring as _q  # JSON string literal, C-accelerated
+from typing import Any, Final
+
+from aiohttp import web
+
+from backfill.catalog import Album, Artist, Catalog, Image, Track
+
+# Deliberately not shared with backfill.ids: the emulator is the other side of the wire, and a bug in
+# the client's notion of an id should not be mirrored here.
+_ID_RE: Final = re.compile(r"[0-9A-Za-z]{22}")
+_JSON: Final = "application/json"
+_MAX_IDS: Final = {"tracks": 50, "artists": 50, "albums": 20}
+_PAGE: Final = 50  # tracks embedded in a full album object
+_MARKETS: Final = ("DE", "FR", "GB", "SE", "US")  # a token list: the real one has ~185 codes
+_FAULTS: Final = (500, 502, 503, 504)
+_MESSAGES: Final = {
+    400: "Bad request",
+    401: "Missing/invalid/expired access token",  # the 2026 wording
+    403: "Forbidden",
+    404: "non existing id",
+    405: "Method not allowed",
+    429: "API rate limit exceeded",
+    500: "Server error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+    504: "Gateway timeout",
+}
+_WWW_AUTH: Final = {"WWW-Authenticate": 'Bearer realm="spotify", error="invalid_token"'}
+
+Outcome = int | str | tuple[int, int]
+
+
+@dataclass
+class EmulatorConfig:
+    """How the emulator behaves; read at request time, so a test may change it while the server runs."""
+
+    client_id: str = "emulator-client-id"
+    client_secret: str = "emulator-client-secret"
+    dev_mode: bool = False  # batch endpoints answer 403, some fields disappear
+    latency: float = 0.0  # mean seconds added before each API response (not the token endpoint)
+    latency_jitter: float = 0.0  # fraction: uniform in [latency*(1-j), latency*(1+j)]
+    rate_limit: int | None = None  # max API requests per rolling window; None = unlimited
+    rate_window: float = 30.0  # seconds
+    penalty_extension: float = 1.0  # seconds a request made during a Retry-After adds to it
+    quota: int | None = None  # total API requests allowed, then 429 QUOTA_EXCEEDED
+    quota_retry_after: int = 79_892  # seconds, in the quota 429's Retry-After
+    error_rate: float = 0.0  # share of API requests answered with a random 500/502/503/504
+    drop_rate: float = 0.0  # share of API requests whose connection is closed with no response
+    token_ttl: int = 3600  # expires_in, and the real lifetime of issued tokens
+    seed: int = 0  # for the random choices above
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request that reached the server."""
+
+    at: float  # time.monotonic() on arrival
+    method: str
+    path: str
+    endpoint: str  # token, tracks, track, artists, artist, albums, album, album_tracks, other
+    ids: tuple[str, ...]  # the path id or the ids= list; () for the token endpoint
+    status: int  # status answered; 0 for a dropped connection
+    in_penalty: bool  # arrived while a Retry-After the emulator had issued was still running
+    token: str | None  # bearer token presented
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+    in_penalty: bool = False
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _error(status: int, message: str | None = None, **extra: Any) -> _Answer:
+    body = {"error": {"status": status, "message": message or _MESSAGES.get(status, "Error"), **extra}}
+    headers = dict(_WWW_AUTH) if status == 401 else {}
+    return _Answer(status, _dumps(body), headers)
+
+
+def _oauth_error(error: str, description: str) -> _Answer:
+    return _Answer(400, _dumps({"error": error, "error_description": description}))
+
+
+def _images(images: Sequence[Image]) -> list[dict[str, Any]]:
+    return [{"url": i.url, "height": i.height, "width": i.width} for i in images]
+
+
+def _precision(date: str) -> str:
+    return {4: "year", 7: "month"}.get(len(date), "day")
+
+
+def _isrc(track_id: str) -> str:
+    # Stable across runs (unlike hash()), 12 characters like a real ISRC.
+    return f"QZEMU{zlib.crc32(track_id.encode()) % 10**7:07d}"
+
+
+def _classify(path: str) -> tuple[str, str | None]:
+    """The endpoint a path names, and the id in the path if any."""
+    parts = path.split("/")  # "/v1/albums/x/tracks" -> ["", "v1", "albums", "x", "tracks"]
+    if len(parts) < 3 or parts[0] or parts[1] != "v1":
+        return "other", None
+    kind = parts[2]
+    if kind not in _MAX_IDS:
+        return "other", None
+    if len(parts) == 3:
+        return kind, None
+    if len(parts) == 4:
+        return kind[:-1], parts[3]
+    if len(parts) == 5 and kind == "albums" and parts[4] == "tracks":
+        return "album_tracks", parts[3]
+    return "other", None
+
+
+class _Renderer:
+    """Turns catalog objects into Web API JSON bytes for one base URL and one dev_mode.
+
+    Memory is the constraint at a million tracks (a cached track is ~2 KB), so only the small shared parts
+    are cached: simplified artists and albums, which every track embeds, and full artists. Tracks and
+    album pages are spliced from those with string templates on each request (a few microseconds).
+    Catalog objects are assumed not to change once served; `Emulator.invalidate_cache` forgets the bytes.
+    """
+
+    def __init__(self, catalog: Catalog, base: str, dev: bool) -> None:
+        self.catalog = catalog
+        self.api = base + "/v1"
+        self.dev = dev
+        self.markets = "" if dev else ',"available_markets":' + json.dumps(list(_MARKETS), separators=(",", ":"))
+        self.simple_albums: dict[str, bytes] = {}
+        self.artists: dict[str, bytes] = {}
+        self.simple_artists: dict[str, bytes] = {}
+
+    def _common(self, kind: str, id_: str) -> dict[str, Any]:
+        return {
+            "external_urls": {"spotify": f"https://open.spotify.com/{kind}/{id_}"},
+            "href": f"{self.api}/{kind}s/{id_}",
+            "id": id_,
+        }
+
+    def simple_artist(self, artist_id: str) -> bytes:
+        cached = self.simple_artists.get(artist_id)
+        if cached is None:
+            artist = self.catalog.artists.get(artist_id)
+            obj = self._common("artist", artist_id)
+            obj |= {"name": artist.name if artist else "", "type": "artist", "uri": f"spotify:artist:{artist_id}"}
+            cached = self.simple_artists[artist_id] = _dumps(obj)
+        return cached
+
+    def _artist_list(self, artist_ids: Sequence[str]) -> bytes:
+        return b"[" + b",".join([self.simple_artist(a) for a in artist_ids]) + b"]"
+
+    def artist(self, artist: Artist) -> bytes:
+        cached = self.artists.get(artist.id)
+        if cached is None:
+            obj = self._common("artist", artist.id)
+            if not self.dev:
+                obj["followers"] = {"href": None, "total": artist.followers}
+            obj |= {"genres": artist.genres, "images": _images(artist.images), "name": artist.name}
+            if not self.dev:
+                obj["popularity"] = artist.popularity
+            obj |= {"type": "artist", "uri": f"spotify:artist:{artist.id}"}
+            cached = self.artists[artist.id] = _dumps(obj)
+        return cached
+
+    def _album_fields(self, album: Album) -> dict[str, Any]:
+        obj: dict[str, Any] = {"album_type": album.album_type, "total_tracks": len(album.track_ids)}
+        if not self.dev:
+            obj["available_markets"] = list(_MARKETS)
+        obj |= self._common("album", album.id)
+        obj |= {
+            "images": _images(album.images),
+            "name": album.name,
+            "release_date": album.release_date,
+            "release_date_precision": _precision(album.release_date),
+            "type": "album",
+            "uri": f"spotify:album:{album.id}",
+        }
+        return obj
+
+    def simple_album(self, album_id: str) -> bytes:
+        cached = self.simple_albums.get(album_id)
+        if cached is None:
+            album = self.catalog.albums.get(album_id) or Album(id=album_id, name="", artist_ids=[])
+            head = _dumps(self._album_fields(album))
+            cached = head[:-1] + b',"artists":' + self._artist_list(album.artist_ids) + b"}"
+            self.simple_albums[album_id] = cached
+        return cached
+
+    def _track_body(self, t: Track, full: bool) -> bytes:
+        """The fields after `artists`, in the API's (alphabetical) order, from a template."""
+        tid = t.id
+        extra = full and not self.dev
+        return (
+            f"{self.markets},"
+            f'"disc_number":{t.disc_number},"duration_ms":{t.duration_ms},'
+            f'"explicit":{"true" if t.explicit else "false"},'
+            + (f'"external_ids":{{"isrc":"{_isrc(tid)}"}},' if extra else "")
+            + f'"external_urls":{{"spotify":{_q("https://open.spotify.com/track/" + tid)}}},'
+            f'"href":{_q(f"{self.api}/tracks/{tid}")},"id":{_q(tid)},"is_local":false,"name":{_q(t.name)},'
+            + (f'"popularity":{t.popularity},' if extra else "")
+            + f'"preview_url":null,"track_number":{t.track_number},"type":"track","uri":{_q("spotify:track:" + tid)}}}'
+        ).encode()
+
+    def track(self, t: Track) -> bytes:
+        return b"".join(
+            (
+                b'{"album":',
+                self.simple_album(t.album_id),
+                b',"artists":',
+                self._artist_list(t.artist_ids),
+                self._track_body(t, full=True),
+            )
+        )
+
+    def simple_track(self, t: Track) -> bytes:
+        return b'{"artists":' + self._artist_list(t.artist_ids) + self._track_body(t, full=False)
+
+    def album_tracks(self, album: Album, offset: int, limit: int) -> bytes:
+        """A paging object of simplified tracks, with absolute next/previous links."""
+        total = len(album.track_ids)
+        url = f"{self.api}/albums/{album.id}/tracks?offset={{}}&limit={limit}"
+        page = {
+            "href": url.format(offset),
+            "limit": limit,
+            "next": url.format(offset + limit) if offset + limit < total else None,
+            "offset": offset,
+            "previous": url.format(max(0, offset - limit)) if offset > 0 else None,
+            "total": total,
+        }
+        tracks = self.catalog.tracks
+        items = [self.simple_track(tracks[i]) for i in album.track_ids[offset : offset + limit] if i in tracks]
+        return _dumps(page)[:-1] + b',"items":[' + b",".join(items) + b"]}"
+
+    def album(self, album: Album) -> bytes:
+        obj = self._album_fields(album)
+        year = album.release_date[:4]
+        obj |= {
+            "copyrights": [
+                {"text": f"(C) {year} Emulator Records", "type": "C"},
+                {"text": f"(P) {year} Emulator Records", "type": "P"},
+            ],
+            "genres": [],
+        }
+        if not self.dev:
+            tracks = self.catalog.tracks
+            obj["external_ids"] = {"upc": f"{zlib.crc32(album.id.encode()):012d}"}
+            obj["label"] = "Emulator Records"
+            obj["popularity"] = max((tracks[i].popularity for i in album.track_ids if i in tracks), default=0)
+        return (
+            _dumps(obj)[:-1]
+            + b',"artists":'
+            + self._artist_list(album.artist_ids)
+            + b',"tracks":'
+            + self.album_tracks(album, 0, _PAGE)
+            + b"}"
+        )
+
+
+class Emulator:
+    """The Spotify Web API (accounts token endpoint included) over a `Catalog`, as an aiohttp app."""
+
+    def __init__(self, catalog: Catalog, config: EmulatorConfig | None = None) -> None:
+        self.catalog = catalog
+        self.config = config or EmulatorConfig()
+        self.received: list[Received] = []
+        self.rng = random.Random(self.config.seed)
+        self.base_url = ""
+        self.api_url = ""
+        self.token_url = ""
+        # Tokens carry a serial so expire_tokens() is one assignment, safe from another thread.
+        self._tokens: dict[str, tuple[int, float]] = {}
+        self._token_serial = 0
+        self._token_floor = 0
+        self._window: deque[float] = deque()  # arrival times of API requests in the rolling window
+        self._penalty_end = 0.0
+        self._penalties: list[list[float]] = []
+        self._answered = 0  # API requests counted against the quota
+        self._injected: deque[tuple[Outcome, str | None]] = deque()
+        self._inject_lock = threading.Lock()  # inject() may be called from a test thread
+        self._renderers: dict[bool, _Renderer] = {}
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.app = web.Application()
+        self.app.router.add_route("*", "/{tail:.*}", self._handle)
+
+    # -- inspection and control -------------------------------------------------------------------
+
+    def api(self) -> list[Received]:
+        return [r for r in list(self.received) if r.endpoint != "token"]
+
+    def token_requests(self) -> list[Received]:
+        return [r for r in list(self.received) if r.endpoint == "token"]
+
+    def penalties(self) -> list[tuple[float, float]]:
+        """(start, end) of each rate-limit penalty; `end` includes extensions from calls made during it."""
+        return [(start, end) for start, end in list(self._penalties)]
+
+    def expire_tokens(self) -> None:
+        self._token_floor = self._token_serial
+
+    def inject(self, *outcomes: Outcome, endpoint: str | None = None) -> None:
+        """Queue forced outcomes for the next matching API requests, consumed in order.
+
+        An int status gets a Spotify error body; "drop" closes the connection; (429, seconds) is a
+        rate-limit 429 that starts a penalty; "quota" is a QUOTA_EXCEEDED 429. aiohttp's client resends
+        an idempotent request once after a disconnect, so it only reports ("drop", "drop").
+        """
+        for outcome in outcomes:
+            valid = outcome in ("drop", "quota") or (isinstance(outcome, int) and 400 <= outcome <= 599)
+            if not valid and not (isinstance(outcome, tuple) and len(outcome) == 2 and outcome[0] == 429):
+                raise ValueError(f"unknown outcome {outcome!r}")  # here, not as a 500 from the server
+        with self._inject_lock:
+            self._injected.extend((outcome, endpoint) for outcome in outcomes)
+
+    def invalidate_cache(self) -> None:
+        """Forget serialised objects, after a test changed the catalog."""
+        self._renderers.clear()
+
+    # -- request handling -------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        now = time.monotonic()
+        path = request.path
+        if path == "/api/token":
+            answer = await self._token(request, now)
+            self.received.append(Received(now, request.method, path, "token", (), answer.status, False, None))
+            return web.Response(body=answer.body, status=answer.status, content_type=_JSON, charset="utf-8")
+
+        endpoint, path_id = _classify(path)
+        if path_id is not None:
+            ids: tuple[str, ...] = (path_id,)
+        elif endpoint in _MAX_IDS:
+            raw = request.query.get("ids")
+            ids = tuple(raw.split(",")) if raw else ()
+        else:
+            ids = ()
+        auth = request.headers.get("Authorization", "")
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+
+        answer = self._gatekeep(now, endpoint, token, request.method)
+        if answer is None:
+            answer = self._route(request, endpoint, path_id, ids)
+        self.received.append(
+            Received(
+                now,
+                request.method,
+                path,
+                endpoint,
+                ids,
+                0 if answer.drop else answer.status,
+                answer.in_penalty,
+                token,
+            )
+        )
+
+        config = self.config
+        if config.latency > 0:
+            jitter = config.latency * config.latency_jitter
+            await asyncio.sleep(max(0.0, self.rng.uniform(config.latency - jitter, config.latency + jitter)))
+        if answer.drop:
+            # Closing the transport first makes aiohttp's write of the response below fail quietly
+            # (ConnectionError is swallowed in finish_response), so the client gets no bytes at all:
+            # it sees ServerDisconnectedError, as with a real connection dropped mid-request (after aiohttp's
+            # one silent resend of an idempotent request, which reaches us as a second request).
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)
+        return web.Response(
+            body=answer.body,
+            status=answer.status,
+            headers=answer.headers or None,
+            content_type=_JSON,
+            charset="utf-8",
+        )
+
+    async def _token(self, request: web.Request, now: float) -> _Answer:
+        if request.method != "POST":
+            return _Answer(405, _dumps({"error": "method_not_allowed"}))
+        form = await request.post()
+        grant = form.get("grant_type")
+        if grant != "client_credentials":
+            description = "grant_type parameter is missing" if grant is None else "unsupported grant type"
+            return _oauth_error("unsupported_grant_type", description)
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        auth = request.headers.get("Authorization", "")
+        if auth[:6].lower() == "basic ":
+            try:
+                client_id, _, client_secret = base64.b64decode(auth[6:].strip()).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return _oauth_error("invalid_client", "Invalid client")
+        config = self.config
+        if client_id != config.client_id or client_secret != config.client_secret:
+            return _oauth_error("invalid_client", "Invalid client")
+        self._token_serial += 1
+        token = "BQ" + secrets.token_urlsafe(80)  # opaque, roughly the length of a real one
+        self._tokens[token] = (self._token_serial, now + config.token_ttl)
+        body = {"access_token": token, "token_type": "Bearer", "expires_in": config.token_ttl}
+        return _Answer(200, _dumps(body))
+
+    def _forced(self, endpoint: str) -> Outcome | None:
+        if not self._injected:
+            return None
+        with self._inject_lock:
+            for index, (outcome, wanted) in enumerate(self._injected):
+                if wanted is None or wanted == endpoint:
+                    del self._injected[index]
+                    return outcome
+        return None
+
+    def _start_penalty(self, now: float, seconds: int) -> _Answer:
+        self._penalty_end = max(self._penalty_end, now + seconds)
+        self._penalties.append([now, self._penalty_end])
+        return _rate_limited(seconds)
+
+    def _gatekeep(self, now: float, endpoint: str, token: str | None, method: str) -> _Answer | None:
+        """What happens before routing: quota, injected outcomes, rate limit, faults, auth.
+
+        Returns None when the request should be routed normally.
+        """
+        in_penalty = now < self._penalty_end
+        answer = self._gate(now, endpoint, token, method, in_penalty)
+        if answer is not None:
+            answer.in_penalty = in_penalty
+        return answer
+
+    def _gate(self, now: float, endpoint: str, token: str | None, method: str, in_penalty: bool) -> _Answer | None:
+        config = self.config
+        if config.quota is not None and self._answered >= config.quota:
+            return _quota_answer(config.quota_retry_after)
+        forced = self._forced(endpoint)
+        if forced == "quota":
+            return _quota_answer(config.quota_retry_after)
+        self._answered += 1
+
+        # Every API request occupies the rolling window, 429'd ones included.
+        window = self._window
+        window.append(now)
+        horizon = now - config.rate_window
+        while window and window[0] <= horizon:
+            window.popleft()
+
+        if forced is not None:
+            return self._forced_answer(now, forced)
+        if in_penalty:
+            # Calling during a Retry-After lengthens it (spotify-facts: calls made then count against you).
+            self._penalty_end += config.penalty_extension
+            self._penalties[-1][1] = self._penalty_end
+            return _rate_limited(max(1, math.ceil(self._penalty_end - now)))
+        limit = config.rate_limit
+        if limit is not None and len(window) > limit:
+            # Room for the next request once all but limit-1 of the entries (this one included) expired.
+            wait = window[len(window) - max(limit, 1)] + config.rate_window - now
+            return self._start_penalty(now, max(1, math.ceil(wait)))
+        if config.drop_rate > 0 and self.rng.random() < config.drop_rate:
+            return _Answer(0, drop=True)
+        if config.error_rate > 0 and self.rng.random() < config.error_rate:
+            return _error(self.rng.choice(_FAULTS))
+        if not self._token_valid(token, now):
+            return _error(401)
+        if method != "GET":
+            return _error(405)
+        return None
+
+    def _forced_answer(self, now: float, forced: Outcome) -> _Answer:
+        if forced == "drop":
+            return _Answer(0, drop=True)
+        if isinstance(forced, tuple):
+            return self._start_penalty(now, forced[1])
+        if forced == 429:
+            return self._start_penalty(now, 1)
+        if isinstance(forced, int):
+            return _error(forced)
+        raise ValueError(f"unknown injected outcome {forced!r}")
+
+    def _token_valid(self, token: str | None, now: float) -> bool:
+        if token is None:
+            return False
+        issued = self._tokens.get(token)
+        return issued is not None and issued[0] > self._token_floor and now < issued[1]
+
+    def _renderer(self, request: web.Request) -> _Renderer:
+        dev = self.config.dev_mode
+        renderer = self._renderers.get(dev)
+        if renderer is None:
+            # Outside start() (e.g. under aiohttp's test client) the base URL comes from the request.
+            base = self.base_url or f"{request.scheme}://{request.host}"
+            renderer = self._renderers[dev] = _Renderer(self.catalog, base, dev)
+        return renderer
+
+    def _route(self, request: web.Request, endpoint: str, path_id: str | None, ids: tuple[str, ...]) -> _Answer:
+        if endpoint == "other":
+            return _error(404, "Service not found")
+        render = self._renderer(request)
+        catalog = self.catalog
+        if path_id is None:  # a batch call
+            if self.config.dev_mode:
+                return _error(403)
+            if not ids:
+                return _error(400, "invalid id")
+            if len(ids) > _MAX_IDS[endpoint]:
+                return _error(400, "Too many ids requested")
+            if not all(_ID_RE.fullmatch(i) for i in ids):
+                return _error(400, "invalid id")  # one bad id fails the whole batch
+            items: list[bytes]
+            if endpoint == "tracks":
+                items = [render.track(t) if (t := catalog.tracks.get(i)) else b"null" for i in ids]
+            elif endpoint == "artists":
+                items = [render.artist(a) if (a := catalog.artists.get(i)) else b"null" for i in ids]
+            else:
+                items = [render.album(a) if (a := catalog.albums.get(i)) else b"null" for i in ids]
+            return _Answer(200, b'{"' + endpoint.encode() + b'":[' + b",".join(items) + b"]}")
+
+        if not _ID_RE.fullmatch(path_id):
+            return _error(400, "invalid id")
+        if endpoint == "track":
+            track = catalog.tracks.get(path_id)
+            return _Answer(200, render.track(track)) if track else _error(404)
+        if endpoint == "artist":
+            artist = catalog.artists.get(path_id)
+            return _Answer(200, render.artist(artist)) if artist else _error(404)
+        album = catalog.albums.get(path_id)
+        if endpoint == "album":
+            return _Answer(200, render.album(album)) if album else _error(404)
+        limit = _int_param(request, "limit", 20)
+        offset = _int_param(request, "offset", 0)
+        if limit is None or not 1 <= limit <= 50:
+            return _error(400, "Invalid limit")
+        if offset is None or offset < 0:
+            return _error(400, "Invalid offset")
+        return _Answer(200, render.album_tracks(album, offset, limit)) if album else _error(404)
+
+    # -- running ----------------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Serve in the current event loop until close()."""
+        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self._runner = runner
+        server = site._server  # aiohttp exposes no public way to learn the port chosen for port=0
+        assert isinstance(server, asyncio.Server)
+        bound_port = server.sockets[0].getsockname()[1]
+        self.base_url = f"http://{host}:{bound_port}"
+        self.api_url = self.base_url + "/v1"
+        self.token_url = self.base_url + "/api/token"
+        self._renderers.clear()  # hrefs embed the base URL
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Serve from a daemon thread with its own event loop, for sync code and subprocess tests."""
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start(host, port))
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+        thread = threading.Thread(target=run, name="spotify-emulator", daemon=True)
+        thread.start()
+        ready.wait()
+        if failure:
+            thread.join()
+            raise failure[0]
+        self._loop, self._thread = loop, thread
+
+    def stop_thread(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        self._loop = self._thread = None
+        asyncio.run_coroutine_threadsafe(self.close(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+
+    @contextlib.contextmanager
+    def running_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[Emulator]:
+        self.start_in_thread(host, port)
+        try:
+            yield self
+        finally:
+            self.stop_thread()
+
+
+def _rate_limited(retry_after: int) -> _Answer:
+    answer = _error(429)
+    answer.headers["Retry-After"] = str(retry_after)
+    return answer
+
+
+def _quota_answer(retry_after: int) -> _Answer:
+    answer = _error(429, "Too many requests", reason="QUOTA_EXCEEDED")
+    answer.headers["Retry-After"] = str(retry_after)
+    return answer
+
+
+def _int_param(request: web.Request, name: str, default: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m backfill.emulator", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--dev-mode", action="store_true")
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--latency-jitter", type=float, default=0.0)
+    parser.add_argument("--rate-limit", type=int, default=None)
+    parser.add_argument("--rate-window", type=float, default=30.0)
+    parser.add_argument("--quota", type=int, default=None)
+    parser.add_argument("--error-rate", type=float, default=0.0)
+    parser.add_argument("--drop-rate", type=float, default=0.0)
+    parser.add_argument("--token-ttl", type=int, default=3600)
+    parser.add_argument("--client-id", default=EmulatorConfig.client_id)
+    parser.add_argument("--client-secret", default=EmulatorConfig.client_secret)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tracks", type=int, default=None, help="catalog size (default: the sample's)")
+    parser.add_argument("--artists", type=int, default=None, help="catalog size (default: the sample's)")
+    return parser.parse_args(argv)
+
+
+async def _serve(emulator: Emulator, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await emulator.start(host, port)
+    print(f"emulator listening on {emulator.base_url}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await emulator.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse_args(argv)
+    # Imported here: the sample generator is only needed when running standalone.
+    from backfill.sample import SampleSpec, build_world
+
+    sizes = {name: value for name in ("tracks", "artists") if (value := getattr(args, name)) is not None}
+    catalog = build_world(SampleSpec(seed=args.seed, **sizes)).catalog
+    config = EmulatorConfig(
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        dev_mode=args.dev_mode,
+        latency=args.latency,
+        latency_jitter=args.latency_jitter,
+        rate_limit=args.rate_limit,
+        rate_window=args.rate_window,
+        quota=args.quota,
+        error_rate=args.error_rate,
+        drop_rate=args.drop_rate,
+        token_ttl=args.token_ttl,
+        seed=args.seed,
+    )
+    asyncio.run(_serve(Emulator(catalog, config), args.host, args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backfill.config import ConfigError, load_settings
+from backfill.ids import is_spotify_id, track_id_from_uri
+
+GOOD = "4uLU6hMCjMI75M1A2tKUQC"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        None,
+        "",
+        "spotify:local:Artist:Album:Title:215",
+        "spotify:episode:" + GOOD,
+        "spotify:track:" + GOOD[:-1],
+        "spotify:track:" + GOOD + "x",
+        "spotify:track:" + GOOD[:-1] + "!",
+        "spotify:track:" + GOOD[:-1] + "é",
+        "https://open.spotify.com/track/" + GOOD,
+        " spotify:track:" + GOOD,
+    ],
+)
+def test_non_track_uris_give_no_id(uri: str | None) -> None:
+    assert track_id_from_uri(uri) is None
+
+
+def test_track_uri_gives_its_id() -> None:
+    assert track_id_from_uri("spotify:track:" + GOOD) == GOOD
+    assert is_spotify_id(GOOD)
+    assert not is_spotify_id(GOOD + "\n")
+
+
+def test_settings_defaults(tmp_path: Path) -> None:
+    s = load_settings(environ={}, env_file=tmp_path / "none.env")
+    assert s.db_path == Path("data/spotify.duckdb")
+    assert s.api_url == "https://api.spotify.com/v1"
+    assert s.token_url == "https://accounts.spotify.com/api/token"
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("SPOTIFY_CLIENT_ID=from-file\nSPOTIFY_CLIENT_SECRET=file-secret\nBACKFILL_DB=file.duckdb\n")
+    s = load_settings(environ={"SPOTIFY_CLIENT_ID": "from-env"}, env_file=env_file)
+    assert s.client_id == "from-env"
+    assert s.client_secret == "file-secret"
+    assert s.db_path == Path("file.duckdb")
+    assert load_settings("cli.duckdb", environ={}, env_file=env_file).db_path == Path("cli.duckdb")
+
+
+def test_missing_credentials_name_the_variable(tmp_path: Path) -> None:
+    s = load_settings(environ={"SPOTIFY_CLIENT_ID": "x"}, env_file=tmp_path / "none.env")
+    with pytest.raises(ConfigError, match="SPOTIFY_CLIENT_SECRET") as err:
+        s.require_credentials()
+    assert "SPOTIFY_CLIENT_ID" not in str(err.value)
