@@ -120,6 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="the longest Retry-After worth sleeping through; a longer one (e.g. the daily quota) stops the "
         f"run with exit {EXIT_RATE_LIMITED} and says when to resume (default {DEFAULT_MAX_WAIT:g})",
     )
+    run.add_argument(
+        "--retries",
+        type=int,
+        choices=range(0, 11),
+        default=5,
+        metavar="N",
+        help="retries for server errors, timeouts and dropped connections, with exponential backoff "
+        "(0-10, default 5); then the item counts as failed and stays empty",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout; text goes to stderr")
     run.add_argument(
         "--dry-run", action="store_true", help="count what would be fetched and estimate requests; no network"
@@ -211,7 +220,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings,
         kinds,
         MissFilter(args.retry_misses, args.recheck_after),
-        ClientOptions(rate=args.rate, concurrency=args.concurrency, max_wait=args.max_wait),
+        ClientOptions(rate=args.rate, concurrency=args.concurrency, max_wait=args.max_wait, max_retries=args.retries),
     )
     if not args.dry_run:
         settings.require_credentials()

@@ -49,15 +49,14 @@ async def test_items_failing_every_retry_stay_empty_and_a_rerun_fills_them(
 
 def test_exit_1_when_items_failed(cli, db_path: Path, emulator: Emulator) -> None:
     emulator.config.error_rate = 1.0  # every API request fails
-    # Make it quick: one batch of artists only, few retries would still back off; so check a tiny set.
-    result = cli("run", "--db", db_path, *FAST, "--only", "artists", "--json")
+    result = cli("run", "--db", db_path, *FAST, "--only", "artists", "--retries", "0", "--json")
     assert result.code == 1
     assert result.json["artists"]["failed"] == result.json["artists"]["pending"] > 0
 
 
 async def test_429_storm_holds_every_worker(db_path: Path, emulator: Emulator, world: World) -> None:
     emulator.config.dev_mode = True
-    emulator.config.rate_limit = 15
+    emulator.config.rate_limit = 40
     emulator.config.rate_window = 1.0
     concurrency = 4
     report = await run_fast(db_path, concurrency=concurrency, rate=200.0, max_wait=30.0)

@@ -86,6 +86,9 @@ def test_not_a_database(cli, tmp_path: Path, emulator: Emulator) -> None:
     assert path.read_text() == "hello"
 
 
+HOLD_LOCK = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); sys.stdin.read()"
+
+
 def test_locked_database(cli, db_path: Path, emulator: Emulator) -> None:
     holder = subprocess.Popen(
         [
