@@ -297,59 +297,7 @@ class _Plan:
 
 def build_catalog(spec: SampleSpec) -> Catalog:
     """The emulator's catalog alone (depends only on seed, tracks and artists)."""
-    return _build_catalog(spec.seed, spec.tracks, spec.artists)[0]
-
-
-def _build_catalog(seed: int, n_tracks: int, n_artists: int) -> tuple[Catalog, _Plan]:
-    rng = random.Random(f"backfill.sample:{seed}:catalog")
-    draw = _Draw(rng)
-    catalog = Catalog()
-
-    # Artists. A few accented names (for ASCII aliases in the history), a few names shared by two artists
-    # (so a NULL-id row for that name cannot be recovered), and "Various Artists" for compilations.
-    n_homonyms = _count(n_artists, 1 / 200, 1, when=20)
-    names = _artist_names(rng, n_artists, accented=_count(n_artists, 0.03, 3, when=20))
-    various_name = "Various Artists" if n_artists >= 50 else None
-    if various_name:
-        names[-1] = various_name
-    # Homonyms take non-accented slots, so aliases and homonyms never mix.
-    homonym_slots = list(range(n_artists - 2 - 2 * n_homonyms, n_artists - 2, 2)) if n_homonyms else []
-    for slot in homonym_slots:
-        names[slot + 1] = names[slot]
-    for name in names:
-        popularity = min(100, max(0, int(rng.gauss(40, 20))))
-        genres = rng.sample(_GENRES, rng.choice((0, 1, 1, 2, 2, 3)))
-        followers = int(10 ** rng.uniform(1, 7.5))
-        catalog.add_artist(Artist(draw.id(), name, _artist_images(draw), genres, followers, popularity))
-    artist_ids = list(catalog.artists)
-    homonyms = [(artist_ids[s], artist_ids[s + 1]) for s in homonym_slots]
-    various = artist_ids[-1] if various_name else None
-    performers = [a for a in artist_ids if a != various]
-
-    # Album artists: every artist once (homonyms first so both get played), then a skewed choice.
-    order = performers[:]
-    rng.shuffle(order)
-    first = [a for pair in homonyms for a in pair]
-    order = first + [a for a in order if a not in set(first)]
-    cum_weights = list(itertools.accumulate(1 / (i + 1) ** 0.8 for i in range(len(performers))))
-    skewed = performers[:]
-    rng.shuffle(skewed)
-
-    track_names = _track_names(rng)
-    picks: list[str] = []
-    special = _forced_kinds(n_tracks)
-    for number in itertools.count():
-        if len(picks) >= n_tracks:
-            break
-        if number < len(order):
-            artist = order[number]
-        else:
-            artist = skewed[bisect.bisect_left(cum_weights, rng.random() * cum_weights[-1])]
-        kind = special[number] if number < len(special) else _album_kind(rng, n_tracks)
-        if kind == "compilation" and various is None:
-            kind = "album"
-        _add_album(catalog, draw, track_names, performers, picks, artist, kind, various)
-    return catalog, _Plan(picks[:n_tracks], homonyms, various)
+    return _CatalogBuilder(spec.seed, spec.tracks, spec.artists).build()[0]
 
 
 def _forced_kinds(n_tracks: int) -> list[str]:
@@ -382,112 +330,149 @@ def _pick(rng: random.Random, n: int) -> list[int]:
     if n == 1:
         return [0]
     r = rng.random()
-    k = n if r < 0.08 else 1 if r < 0.18 else rng.randint(max(1, n // 3), n)
+    k = n if r < 0.08 else 1 if r < 0.16 else rng.randint(max(1, n // 2), n)
     return sorted(rng.sample(range(n), k))
 
 
-def _add_album(
-    catalog: Catalog,
-    draw: _Draw,
-    track_names: list[str],
-    performers: list[str],
-    picks: list[str],
-    artist: str,
-    kind: str,
-    various: str | None,
-) -> None:
-    rng = draw.rng
-    year = min(2025, int(2026 - 10 ** rng.uniform(0, 1.8)))
-    popularity = min(95, max(0, int(rng.gauss(35, 18))))
-    n_names = len(track_names)
-    if kind == "single":
-        n = 1
-    elif kind == "ep":
-        n = rng.randint(3, 6)
-    elif kind == "long":
-        n = rng.randint(60, 130)
-    elif kind == "compilation":
-        n = rng.randint(15, 25)
-    else:
-        n = rng.randint(8, 16) if rng.random() < 0.9 else rng.randint(17, 24)
+class _CatalogBuilder:
+    """Artists, then albums until the history's share of their tracks reaches n_tracks."""
 
-    # Album name: single → its track's name; some common ones ("Greatest Hits"); some self-titled.
-    first_track = track_names[int(rng.random() * n_names)]
-    if kind == "single":
-        album_name = first_track
-    elif kind == "compilation":
-        album_name = f"{rng.choice(_ADJ)} {rng.choice(_NOUN)}: The Collection Vol. {rng.randint(1, 40)}"
-    elif rng.random() < 0.05:
-        album_name = rng.choice(_COMMON_ALBUMS)
-    elif rng.random() < 0.04:
-        album_name = catalog.artists[artist].name
-    else:
-        album_name = track_names[int(rng.random() * n_names)]
+    def __init__(self, seed: int, n_tracks: int, n_artists: int) -> None:
+        self.rng = random.Random(f"backfill.sample:{seed}:catalog")
+        self.draw = _Draw(self.rng)
+        self.n_tracks = n_tracks
+        self.n_artists = n_artists
+        self.catalog = Catalog()
+        self.picks: list[str] = []
+        self.track_names = _track_names(self.rng)
+        # A pool of durations: drawing from it is cheaper than gauss() per track, and ints are shared.
+        self.durations = [max(45_000, int(self.rng.gauss(215_000, 55_000))) for _ in range(4096)]
 
-    if kind == "compilation":
-        assert various is not None
-        album_artists = [various]
-    elif rng.random() < 0.05:
-        album_artists = [artist, performers[int(rng.random() * len(performers))]]
-    else:
-        album_artists = [artist]
-    shared_artists = list(album_artists)  # one list for the album's plain tracks (memory at 1M tracks)
-
-    def make_tracks(count: int, names: list[str] | None = None) -> list[Track]:
-        out: list[Track] = []
-        for i in range(count):
-            name = names[i] if names else first_track if i == 0 else track_names[int(rng.random() * n_names)]
-            if kind == "compilation":
-                artists = [performers[int(rng.random() * len(performers))]]
-            elif kind != "single" and rng.random() < 0.1:
-                feat = performers[int(rng.random() * len(performers))]
-                if feat in album_artists:
-                    artists = shared_artists
-                else:
-                    artists = [*album_artists, feat]
-                    name = f"{name} (feat. {catalog.artists[feat].name})"
+    def build(self) -> tuple[Catalog, _Plan]:
+        rng, catalog = self.rng, self.catalog
+        homonyms, various = self._add_artists()
+        self.performers = [a for a in catalog.artists if a != various]
+        # Album artists: every artist once (homonyms first so both get played), then a skewed choice.
+        first = [a for pair in homonyms for a in pair]
+        order = [a for a in self.performers if a not in set(first)]
+        rng.shuffle(order)
+        order = first + order
+        skewed = self.performers[:]
+        rng.shuffle(skewed)
+        cum_weights = list(itertools.accumulate(1 / (i + 1) ** 0.8 for i in range(len(skewed))))
+        special = _forced_kinds(self.n_tracks)
+        for number in itertools.count():
+            if len(self.picks) >= self.n_tracks:
+                break
+            if number < len(order):
+                artist = order[number]
             else:
-                artists = shared_artists
-            duration = max(45_000, int(rng.gauss(215_000, 55_000)))
-            track_pop = min(100, max(0, popularity + int(rng.gauss(0, 8))))
-            out.append(Track(draw.id(), name, "", artists, duration, rng.random() < 0.15, track_pop))
-        return out
+                artist = skewed[bisect.bisect_left(cum_weights, rng.random() * cum_weights[-1])]
+            kind = special[number] if number < len(special) else _album_kind(rng, self.n_tracks)
+            if kind == "compilation" and various is None:
+                kind = "album"
+            self._add_album(artist, kind, various)
+        return catalog, _Plan(self.picks[: self.n_tracks], homonyms, various)
 
-    album_type = "single" if kind in ("single", "ep") else "compilation" if kind == "compilation" else "album"
-    # Editions need art on both sides, so a mixed-up group shows in the URLs.
-    album = Album(
-        draw.id(),
-        album_name,
-        album_artists,
-        _album_images(draw, standard=kind == "edition"),
-        release_date=_release_date(rng, year),
-        album_type=album_type,
-    )
-    tracks = make_tracks(n)
-    catalog.add_album(album, tracks)
-    chosen = _pick(rng, n)
-    if kind == "long":
-        # Some played tracks sit past the first page (and past the second on the longest albums).
-        chosen = sorted(set(rng.sample(range(n), rng.randint(3, 10))) | {rng.randrange(LONG_ALBUM_PAGE, n)})
-    picks.extend(tracks[i].id for i in chosen)
+    def _add_artists(self) -> tuple[list[tuple[str, str]], str | None]:
+        """A few accented names (for ASCII aliases in the history), a few names shared by two artists
+        (so a NULL-id row for that name cannot be recovered), and "Various Artists" for compilations."""
+        rng, draw, n = self.rng, self.draw, self.n_artists
+        n_homonyms = _count(n, 1 / 200, 1, when=20)
+        names = _artist_names(rng, n, accented=_count(n, 0.03, 3, when=20))
+        various = n >= 50
+        if various:
+            names[-1] = "Various Artists"
+        # Homonyms take plain (not accented) slots, so aliases and homonyms never mix.
+        slots = list(range(n - 2 - 2 * n_homonyms, n - 2, 2)) if n_homonyms else []
+        for slot in slots:
+            names[slot + 1] = names[slot]
+        ids = []
+        for name in names:
+            popularity = min(100, max(0, int(rng.gauss(40, 20))))
+            genres = rng.sample(_GENRES, rng.choice((0, 1, 1, 2, 2, 3)))
+            followers = int(10 ** rng.uniform(1, 7.5))
+            artist = Artist(draw.id(), name, _artist_images(draw), genres, followers, popularity)
+            ids.append(self.catalog.add_artist(artist).id)
+        return [(ids[s], ids[s + 1]) for s in slots], ids[-1] if various else None
 
-    if kind == "edition":
-        # The same album again (remaster/deluxe): same name and artist, new ids, same-looking track names.
-        names = [t.name if rng.random() < 0.6 else f"{t.name} - {rng.choice(_SUFFIXES)}" for t in tracks]
-        names += [f"{rng.choice(tracks).name} ({rng.choice(_BONUS)})" for _ in range(rng.randint(2, 6))]
-        re_year = min(2025, year + rng.randint(5, 30))
-        edition = Album(
-            draw.id(),
-            album_name,
-            album_artists,
-            _album_images(draw, standard=True),
-            release_date=_release_date(rng, re_year),
-            album_type="album",
+    def _add_album(self, artist: str, kind: str, various: str | None) -> None:
+        rng, draw, catalog = self.rng, self.draw, self.catalog
+        names, performers = self.track_names, self.performers
+        year = min(2025, int(2026 - 10 ** rng.uniform(0, 1.8)))
+        if kind == "single":
+            n = 1
+        elif kind == "ep":
+            n = rng.randint(3, 6)
+        elif kind == "long":
+            n = rng.randint(60, 130)
+        elif kind == "compilation":
+            n = rng.randint(15, 25)
+        else:
+            n = rng.randint(8, 16) if rng.random() < 0.9 else rng.randint(17, 24)
+        track_names = [names[int(rng.random() * len(names))] for _ in range(n)]
+
+        # Album name: a single's is its track's; some common ones ("Greatest Hits"); some self-titled.
+        if kind == "single":
+            album_name = track_names[0]
+        elif kind == "compilation":
+            album_name = f"{rng.choice(_ADJ)} {rng.choice(_NOUN)}: The Collection Vol. {rng.randint(1, 40)}"
+        elif rng.random() < 0.05:
+            album_name = rng.choice(_COMMON_ALBUMS)
+        elif rng.random() < 0.04:
+            album_name = catalog.artists[artist].name
+        else:
+            album_name = names[int(rng.random() * len(names))]
+        if kind == "compilation":
+            assert various is not None
+            album_artists = [various]
+        elif rng.random() < 0.05:
+            album_artists = [artist, performers[int(rng.random() * len(performers))]]
+        else:
+            album_artists = [artist]
+        album_type = {"single": "single", "ep": "single", "compilation": "compilation"}.get(kind, "album")
+        date = _release_date(rng, year)
+        # Editions need art on both sides, so a mixed-up group shows in the URLs.
+        album = Album(
+            draw.id(), album_name, album_artists, _album_images(draw, kind == "edition"), [], date, album_type
         )
-        edition_tracks = make_tracks(len(names), names)
-        catalog.add_album(edition, edition_tracks)
-        # Both editions were played, and at least one track of each is in the history.
-        picks.extend(edition_tracks[i].id for i in _pick(rng, len(names)))
+        tracks = self._tracks(album, track_names, kind)
+        catalog.add_album(album, tracks)
+        chosen = _pick(rng, n)
+        if kind == "long":
+            # Some played tracks sit past the first page (past the second too on the longest albums).
+            chosen = sorted({*rng.sample(range(n), rng.randint(3, 10)), rng.randrange(LONG_ALBUM_PAGE, n)})
+        self.picks.extend(tracks[i].id for i in chosen)
+
+        if kind == "edition":
+            # The same album again (remaster/deluxe): same name and artist, new ids, same-looking track names.
+            again = [t.name if rng.random() < 0.6 else f"{t.name} - {rng.choice(_SUFFIXES)}" for t in tracks]
+            again += [f"{rng.choice(tracks).name} ({rng.choice(_BONUS)})" for _ in range(rng.randint(2, 6))]
+            date = _release_date(rng, min(2025, year + rng.randint(5, 30)))
+            edition = Album(draw.id(), album_name, album_artists, _album_images(draw, True), [], date, "album")
+            edition_tracks = self._tracks(edition, again, kind)
+            catalog.add_album(edition, edition_tracks)
+            self.picks.extend(edition_tracks[i].id for i in _pick(rng, len(again)))
+
+    def _tracks(self, album: Album, names: list[str], kind: str) -> list[Track]:
+        rng, draw, catalog = self.rng, self.draw, self.catalog
+        rand, performers, durations = rng.random, self.performers, self.durations
+        popularity = min(95, max(0, int(rng.gauss(35, 18))))
+        plain = list(album.artist_ids)  # one list for all the album's plain tracks (memory at 1M tracks)
+        out: list[Track] = []
+        for name in names:
+            artists = plain
+            if kind == "compilation":
+                artists = [performers[int(rand() * len(performers))]]
+            elif kind != "single" and rand() < 0.1:
+                feat = performers[int(rand() * len(performers))]
+                if feat not in plain:
+                    artists = [*plain, feat]
+                    name = f"{name} (feat. {catalog.artists[feat].name})"
+            track_pop = min(100, max(0, popularity + int(rand() * 17) - 8))
+            duration = durations[int(rand() * 4096)]
+            out.append(Track(draw.id(), name, album.id, artists, duration, rand() < 0.15, track_pop))
+        return out
 
 
 # -- the history -------------------------------------------------------------------------------------------
@@ -522,7 +507,7 @@ _LOCAL_ARTISTS = ("Unknown Artist", "Garage Tapes", "DJ Bootleg", "Uncle Ray")
 
 def build_world(spec: SampleSpec) -> World:
     """The catalog plus a history of spec.tracks track rows and about spec.artists artist rows."""
-    catalog, plan = _build_catalog(spec.seed, spec.tracks, spec.artists)
+    catalog, plan = _CatalogBuilder(spec.seed, spec.tracks, spec.artists).build()
     rng = random.Random(f"backfill.sample:{spec.seed}:history")
     draw = _Draw(rng)
 
@@ -923,11 +908,12 @@ def _pack(values: list[Any]) -> str:
 def _bulk_insert(con: duckdb.DuckDBPyConnection, table: str, columns: Columns) -> None:
     """Set-based load: each chunk's columns travel as one string apiece and are split apart in SQL."""
     names = list(columns)
-    exprs = []
-    for i, name in enumerate(names, start=1):
-        raw = f"nullif(unnest(string_split(${i}, chr({ord(_SEP)}))), chr({ord(_NULL)}))"
-        exprs.append(f"({_CASTS.get(name, '{}').format(raw)}) AS {name}")
-    sql = f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(exprs)}"
+    # Unnest in a subquery and convert outside it: twice as fast as functions wrapped around unnest().
+    split = ", ".join(f"unnest(string_split(${i}, chr({ord(_SEP)}))) AS c{i}" for i in range(1, len(names) + 1))
+    convert = ", ".join(
+        _CASTS.get(name, "{}").format(f"nullif(c{i}, chr({ord(_NULL)}))") for i, name in enumerate(names, start=1)
+    )
+    sql = f"INSERT INTO {table} ({', '.join(names)}) SELECT {convert} FROM (SELECT {split})"
     total = len(columns[names[0]])
     for start in range(0, total, _CHUNK_ROWS):
         con.execute(sql, [_pack(columns[n][start : start + _CHUNK_ROWS]) for n in names])

@@ -10,7 +10,7 @@ import pytest
 from backfill.emulator import Emulator
 from backfill.sample import World
 from tests.checks import check_images, other_columns, track_id, valid_id
-from tests.conftest import FAST, images, table
+from tests.conftest import FAST, table
 
 
 def pending_track_ids(path: Path) -> set[str]:
