@@ -48,6 +48,10 @@ class RequestFailed(Exception):
     """A request that did not succeed after its retries, or failed in a way retrying cannot mend."""
 
 
+class AccessDenied(Exception):
+    """A single-item call answered 403: the app may not use the API at all (e.g. its owner lost Premium)."""
+
+
 class BatchForbidden(Exception):
     """A batch endpoint answered 403: this app is in Development Mode (since February 2026)."""
 
@@ -208,8 +212,15 @@ class SpotifyClient:
                     raise RateLimited(wait, quota)
                 self.gate.close_for(wait)
                 continue
-            elif status == 403 and batch:
-                raise BatchForbidden(path)
+            elif status == 403:
+                if batch:
+                    raise BatchForbidden(path)
+                # Every other request would be refused too: stop the run rather than fail item by item.
+                detail = f": {_message(body)}" if _message(body) else ""
+                raise AccessDenied(
+                    f"Spotify refused access (HTTP 403{detail}). Development Mode apps need their owner "
+                    "to have Spotify Premium; check the app in the developer dashboard"
+                )
             elif status not in _TRANSIENT and status != 0:
                 raise RequestFailed(f"{path}: HTTP {status} {_message(body)}".rstrip())
             # 5xx, timeouts, dropped connections and garbled bodies: back off and try again.

@@ -139,3 +139,14 @@ def test_short_retry_after_is_slept_through(cli, db_path: Path, emulator: Emulat
     (window,) = emulator.penalties()
     inside = [r for r in emulator.api() if window[0] < r.at < window[1]]
     assert len(inside) <= 8 - 1  # only requests already on their way
+
+
+def test_403_on_single_items_stops_the_run_with_a_reason(cli, db_path: Path, emulator: Emulator) -> None:
+    emulator.config.dev_mode = True
+    emulator.inject(403, endpoint="track")  # e.g. the app owner's Premium lapsed
+    result = cli("run", "--db", db_path, *FAST, "--only", "tracks", "--json")
+    assert result.code == 1
+    assert result.json["stopped"] == "error"
+    assert "Premium" in result.json["error"]
+    singles = [r for r in emulator.api() if r.endpoint == "track"]
+    assert len(singles) <= 8  # stopped at once, not item by item
