@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -63,9 +64,13 @@ async def execute(
             except (CredentialsRejected, TokenUnavailable) as exc:
                 raise SetupError(str(exc)) from None
         # Nothing pending: no token, no request and no write, so a read-only connection will do.
-        store = Store.open(settings.db_path, read_only=nothing_to_do, need_artists="artists" in kinds)
+        # DuckDB calls run on a thread so that signals are still handled while they work.
+        store = await asyncio.to_thread(
+            Store.open, settings.db_path, read_only=nothing_to_do, need_artists="artists" in kinds
+        )
         try:
-            plan = store.plan(config.misses, kinds)  # again: another process may have filled rows meanwhile
+            # Again: another process may have filled rows since the first look.
+            plan = await asyncio.to_thread(store.plan, config.misses, kinds)
             bars = progress(plan) if progress else None
             pipeline = Pipeline(
                 store,
@@ -84,6 +89,6 @@ async def execute(
                 close = getattr(bars, "close", None)
                 if close:
                     close()
-            return RunReport(result, plan, store.image_counts())
+            return RunReport(result, plan, await asyncio.to_thread(store.image_counts))
         finally:
             store.close()
