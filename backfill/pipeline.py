@@ -229,10 +229,15 @@ class Pipeline:
             await emit(BATCH_SIZE if allowed is not False else size)  # size <= 50 here: whole groups
 
     async def _produce_artists(self) -> None:
+        items: list[tuple[str, tuple[str, ...]]] = []
         async for chunk in self._chunks(self._store.stream_artists(self._misses)):
-            for start in range(0, len(chunk), BATCH_SIZE):
-                items = [(i, tuple(names or ())) for i, names in chunk[start : start + BATCH_SIZE]]
-                await self._jobs.put(ArtistJob(items))
+            for artist_id, names in chunk:
+                items.append((artist_id, tuple(names or ())))
+                if len(items) == BATCH_SIZE:
+                    await self._jobs.put(ArtistJob(items))
+                    items = []
+        if items:
+            await self._jobs.put(ArtistJob(items))
 
     # -- workers -----------------------------------------------------------------------------------
 
