@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,14 +60,30 @@ class RunResult:
 @dataclass(frozen=True, slots=True)
 class TrackJob:
     groups: list[list[str]]  # album groups (most-played track first); at most BATCH_SIZE ids in all
+    probe: bool = False  # the first batch call of the run: on 403 the producer queues these ids again
 
 
 @dataclass(frozen=True, slots=True)
 class ArtistJob:
     items: list[tuple[str, tuple[str, ...]]]  # (id, names whose id was recovered)
+    probe: bool = False
 
 
 _DONE: Any = object()
+
+
+async def _side_by_side(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run the single-item fetches of one job concurrently, started in order.
+
+    The client's concurrency slots are handed out first come, first served, so the items still go out
+    most-played first; one worker working through 50 items alone would let later jobs overtake them.
+    """
+    try:
+        async with asyncio.TaskGroup() as group:
+            for coro in coros:
+                group.create_task(coro)
+    except BaseExceptionGroup as errors:
+        raise errors.exceptions[0] from None  # e.g. RateLimited: the pipeline stops on the first
 
 
 class Pipeline:
@@ -92,6 +108,7 @@ class Pipeline:
         self._jobs: asyncio.Queue[TrackJob | ArtistJob | None] = asyncio.Queue(maxsize=workers * 2)
         self._results: asyncio.Queue[Outcome] = asyncio.Queue(maxsize=FLUSH_ROWS * 2)
         self._stop = asyncio.Event()
+        self._streams: list[Iterator[Any]] = []  # DuckDB result streams, closed before the DB thread ends
         self.result = RunResult(
             stats={
                 "tracks": KindStats(plan.tracks.pending if "tracks" in kinds else 0),
@@ -127,6 +144,8 @@ class Pipeline:
                     await self._results.put(_DONE)
                 await writer
         finally:
+            streams, self._streams = self._streams, []
+            self._db_thread.submit(lambda: [stream.close() for stream in streams])  # type: ignore[attr-defined]
             self._db_thread.shutdown(wait=True)
         return self.result
 
@@ -150,94 +169,122 @@ class Pipeline:
     # -- producer ----------------------------------------------------------------------------------
 
     async def _produce(self) -> None:
-        try:
-            producers = []
-            if "tracks" in self._kinds:
-                producers.append(self._produce_tracks())
-            if "artists" in self._kinds and self._store.schema.has_artists:
-                producers.append(self._produce_artists())
-            # Both kinds at once, interleaved in the job queue, so artists do not wait for every track.
-            await asyncio.gather(*producers)
-        finally:
-            for _ in range(self._workers):
-                await self._jobs.put(None)
+        """Queue both kinds' jobs, alternating, so that neither waits for the other to be done.
 
-    async def _chunks(self, stream: Iterator[list[T]]) -> Any:
+        Each kind's jobs come out most-played first; alternating keeps Top Tracks and Top Artists
+        filling side by side when a quota stops the run early.
+        """
+        sources: list[AsyncIterator[TrackJob | ArtistJob]] = []
+        if "tracks" in self._kinds:
+            sources.append(self._track_jobs())
+        if "artists" in self._kinds and self._store.schema.has_artists:
+            sources.append(self._artist_jobs())
         try:
-            while chunk := await self._db(next, stream, None):
-                yield chunk
+            while sources:
+                for source in list(sources):
+                    try:
+                        job = await anext(source)
+                    except StopAsyncIteration:
+                        sources.remove(source)
+                        continue
+                    await self._jobs.put(job)
         finally:
-            await self._db(stream.close)  # type: ignore[attr-defined]
+            for source in sources:
+                await source.aclose()  # type: ignore[attr-defined]
+        # Only after a normal end: a stopped run cancels the workers, and a full queue would never drain.
+        for _ in range(self._workers):
+            await self._jobs.put(None)
 
-    async def _track_groups(self) -> Any:
+    async def _rows(self, stream: Iterator[list[T]]) -> AsyncIterator[T]:
+        """Rows of a DuckDB stream, fetched chunk by chunk on the DB thread."""
+        self._streams.append(stream)
+        while chunk := await self._db(next, stream, None):
+            for row in chunk:
+                yield row
+
+    async def _track_groups(self) -> AsyncIterator[list[str]]:
         """Album groups of pending track ids (consecutive rows sharing album and artist), at most 50 ids each."""
         group: list[str] = []
         key: tuple[str, str] | None = None
-        async for chunk in self._chunks(self._store.stream_tracks(self._misses)):
-            for track_id, album, artist in chunk:
-                k = (album, artist) if album is not None and artist is not None else None
-                if group and (k is None or k != key or len(group) >= BATCH_SIZE):
-                    yield group
-                    group = []
-                group.append(track_id)
-                key = k
+        async for track_id, album, artist in self._rows(self._store.stream_tracks(self._misses)):
+            k = (album, artist) if album is not None and artist is not None else None
+            if group and (k is None or k != key or len(group) >= BATCH_SIZE):
+                yield group
+                group = []
+            group.append(track_id)
+            key = k
         if group:
             yield group
 
-    async def _produce_tracks(self) -> None:
-        """Shape track jobs for the mode the client finds.
+    async def _track_jobs(self) -> AsyncIterator[TrackJob]:
+        """Track jobs shaped for the mode the client finds.
 
-        The first job is a probe of exactly 50 ids; until it answers nothing else is queued (no worker
-        could use it before then). With batch endpoints, every job is then exactly 50 ids, groups split
-        freely; without them (Development Mode) jobs hold whole album groups.
+        The first job is a probe of exactly 50 ids; the next is shaped once it has answered (no worker
+        could use a track job before then). With batch endpoints every job is then 50 ids, groups split
+        freely; without them (Development Mode) each job is one album group, and the probe's groups come
+        again, one job each.
         """
         groups: list[list[str]] = []
         size = 0
         allowed: bool | None = None
-
-        async def emit(n: int) -> None:
-            nonlocal groups, size, allowed
-            job: list[list[str]] = []
-            taken = 0
-            while groups and taken < n:
-                head = groups[0]
-                if taken + len(head) <= n:
-                    job.append(groups.pop(0))
-                    taken += len(head)
-                else:
-                    job.append(head[: n - taken])
-                    groups[0] = head[n - taken :]
-                    taken = n
-            size -= taken
-            await self._jobs.put(TrackJob(job))
-            if allowed is None:
-                allowed = await self._client.probe_settled("tracks")
-
-        async for group in self._track_groups():
-            groups.append(group)
-            size += len(group)
-            while groups:
-                if allowed is None or allowed:
-                    if size < BATCH_SIZE:
-                        break
-                    await emit(BATCH_SIZE)
-                elif size > BATCH_SIZE:
-                    await emit(size - len(groups[-1]))  # whole groups only
-                else:
+        source = self._track_groups()
+        exhausted = False
+        while True:
+            while not exhausted and ((allowed is not False and size < BATCH_SIZE) or not groups):
+                try:
+                    group = await anext(source)
+                except StopAsyncIteration:
+                    exhausted = True
                     break
-        while groups:
-            await emit(BATCH_SIZE if allowed is not False else size)  # size <= 50 here: whole groups
+                groups.append(group)
+                size += len(group)
+            if not groups:
+                return
+            if allowed is False:
+                job = [groups.pop(0)]
+            else:
+                job, taken = [], 0
+                while groups and taken < BATCH_SIZE:
+                    head = groups[0]
+                    if taken + len(head) <= BATCH_SIZE:
+                        job.append(groups.pop(0))
+                    else:  # split the group: batch calls do not care about albums
+                        job.append(head[: BATCH_SIZE - taken])
+                        groups[0] = head[BATCH_SIZE - taken :]
+                    taken += len(job[-1])
+            size -= sum(map(len, job))
+            probe = allowed is None
+            yield TrackJob(job, probe)
+            if probe:
+                allowed = await self._client.probe_settled("tracks")
+                if allowed is False:
+                    groups[:0] = job
+                    size += sum(map(len, job))
 
-    async def _produce_artists(self) -> None:
+    async def _artist_jobs(self) -> AsyncIterator[ArtistJob]:
+        """Like the tracks: a 50-id probe first, then 50 ids a job, or one artist a job without batches."""
         items: list[tuple[str, tuple[str, ...]]] = []
-        async for chunk in self._chunks(self._store.stream_artists(self._misses)):
-            for artist_id, names in chunk:
+        allowed: bool | None = None
+        rows = self._rows(self._store.stream_artists(self._misses))
+        exhausted = False
+        while True:
+            want = 1 if allowed is False else BATCH_SIZE
+            while not exhausted and len(items) < want:
+                try:
+                    artist_id, names = await anext(rows)
+                except StopAsyncIteration:
+                    exhausted = True
+                    break
                 items.append((artist_id, tuple(names or ())))
-                if len(items) == BATCH_SIZE:
-                    await self._jobs.put(ArtistJob(items))
-                    items = []
-        if items:
-            await self._jobs.put(ArtistJob(items))
+            if not items:
+                return
+            job, items = items[:want], items[want:]
+            probe = allowed is None
+            yield ArtistJob(job, probe)
+            if probe:
+                allowed = await self._client.probe_settled("artists")
+                if allowed is False:
+                    items = job + items
 
     # -- workers -----------------------------------------------------------------------------------
 
@@ -272,10 +319,9 @@ class Pipeline:
         if found is not None:
             for i in ids:
                 await self._emit_track(i, found[i])
-            return
-        # No batch endpoint (Development Mode): one request per item, saved by album grouping.
-        for group in job.groups:
-            await self._resolve_group(group)
+        elif not job.probe:  # the producer queues a refused probe's groups again, one job each
+            # No batch endpoint (Development Mode): one request per item, saved by album grouping.
+            await _side_by_side(self._resolve_group(group) for group in job.groups)
 
     async def _single_track(self, track_id: str) -> Json | None:
         try:
@@ -344,19 +390,25 @@ class Pipeline:
             for i in names:
                 await self._emit("artists", i, "failed")
             return
-        for artist_id, recovered in names.items():
-            if found is not None:
-                artist = found[artist_id]
-            else:
-                try:
-                    artist = await self._client.artist(artist_id)
-                except RequestFailed:
-                    await self._emit("artists", artist_id, "failed")
-                    continue
-            if artist is None:
-                await self._emit("artists", artist_id, "not_found")
-            else:
-                await self._emit_image("artists", artist_id, artist.get("images"), names=recovered)
+        if found is not None:
+            for artist_id, recovered in names.items():
+                await self._emit_artist(artist_id, found[artist_id], recovered)
+        elif not job.probe:
+            await _side_by_side(self._single_artist(i, recovered) for i, recovered in names.items())
+
+    async def _single_artist(self, artist_id: str, recovered: tuple[str, ...]) -> None:
+        try:
+            artist = await self._client.artist(artist_id)
+        except RequestFailed:
+            await self._emit("artists", artist_id, "failed")
+            return
+        await self._emit_artist(artist_id, artist, recovered)
+
+    async def _emit_artist(self, artist_id: str, artist: Json | None, recovered: tuple[str, ...]) -> None:
+        if artist is None:
+            await self._emit("artists", artist_id, "not_found")
+        else:
+            await self._emit_image("artists", artist_id, artist.get("images"), names=recovered)
 
     # -- writer ------------------------------------------------------------------------------------
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
+import gc
 import itertools
 import os
 import random
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,10 +107,10 @@ def preferred_image(images: Sequence[Image]) -> str | None:
     """The URL nearest 300 px wide (ties to the larger); sized entries first; else the first; none → None."""
     if not images:
         return None
-    sized = [im for im in images if im.width is not None]
+    sized = [(im.width, im.url) for im in images if im.width is not None]
     if not sized:
         return images[0].url
-    return min(sized, key=lambda im: (abs(im.width - PREFERRED_WIDTH), -im.width)).url  # type: ignore[operator]
+    return min(sized, key=lambda pair: (abs(pair[0] - PREFERRED_WIDTH), -pair[0]))[1]
 
 
 # -- randomness --------------------------------------------------------------------------------------------
@@ -145,6 +147,19 @@ class _Draw:
 
     def images(self, widths: Sequence[int | None]) -> list[Image]:
         return [Image(self.url(), w, w) for w in widths]
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Millions of new objects (none cyclic) make the collector rescan everything, over and over: a third
+    of the build time at a million tracks. Pause it while building."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _count(total: int, share: float, minimum: int = 0, *, when: int = 0) -> int:
@@ -186,7 +201,7 @@ _LAST = _words(
     "Sterling Vance Wade Weller Young"
 )
 # Letters that NFKD decomposes, so an ASCII spelling of the name exists ("Beyoncé" / "Beyonce").
-_ACCENTED_FIRST = _words("Zoë Renée José Chloé Inês Mónica Björn André Noémie Léa Raúl Ángel Señora Çelik")
+_ACCENTED_FIRST = _words("Zoë Renée José Chloé Inês Mónica Björn André Noémie Léa Raúl Ángel Iñaki Çelik")
 _ACCENTED_LAST = _words("Dvořák Núñez Håkansson Müller Gonçalves Pérez Åberg Jiménez Brontë Dupré Rós")
 _GENRES = _words(
     "indie rock;dream pop;shoegaze;synthpop;hip hop;trap;jazz;neo soul;r&b;folk;indie folk;techno;house;"
@@ -292,12 +307,12 @@ class _Plan:
 
     picks: list[str]  # track ids the history holds, in order; the history takes a prefix of it
     homonyms: list[tuple[str, str]]  # pairs of artist ids sharing one name
-    various: str | None  # the "Various Artists" artist id
 
 
 def build_catalog(spec: SampleSpec) -> Catalog:
     """The emulator's catalog alone (depends only on seed, tracks and artists)."""
-    return _CatalogBuilder(spec.seed, spec.tracks, spec.artists).build()[0]
+    with _no_gc():
+        return _CatalogBuilder(spec.seed, spec.tracks, spec.artists).build()[0]
 
 
 def _forced_kinds(n_tracks: int) -> list[str]:
@@ -372,7 +387,7 @@ class _CatalogBuilder:
             if kind == "compilation" and various is None:
                 kind = "album"
             self._add_album(artist, kind, various)
-        return catalog, _Plan(self.picks[: self.n_tracks], homonyms, various)
+        return catalog, _Plan(self.picks[: self.n_tracks], homonyms)
 
     def _add_artists(self) -> tuple[list[tuple[str, str]], str | None]:
         """A few accented names (for ASCII aliases in the history), a few names shared by two artists
@@ -507,6 +522,11 @@ _LOCAL_ARTISTS = ("Unknown Artist", "Garage Tapes", "DJ Bootleg", "Uncle Ray")
 
 def build_world(spec: SampleSpec) -> World:
     """The catalog plus a history of spec.tracks track rows and about spec.artists artist rows."""
+    with _no_gc():
+        return _build_world(spec)
+
+
+def _build_world(spec: SampleSpec) -> World:
     catalog, plan = _CatalogBuilder(spec.seed, spec.tracks, spec.artists).build()
     rng = random.Random(f"backfill.sample:{spec.seed}:history")
     draw = _Draw(rng)
@@ -569,7 +589,8 @@ def _known_rows(catalog: Catalog, known: list[str], rng: random.Random, out: Col
     out["duration_ms"] += [t.duration_ms for t in rows]
     out["explicit"] += [t.explicit for t in rows]
     rand = rng.random
-    out["enriched_at"] += [_ENRICHED_FROM + int(rand() * _ENRICHED_SPAN) for _ in rows]
+    pool = [_ENRICHED_FROM + int(rand() * _ENRICHED_SPAN) for _ in range(8192)]  # shared ints: less memory
+    out["enriched_at"] += [pool[int(rand() * 8192)] for _ in rows]
     out["primary_artist_id"] += [t.artist_ids[0] for t in rows]
 
 
@@ -612,7 +633,7 @@ def _unknown_rows(
     rng = draw.rng
     ids: set[str] = set()
     performers = [a for a in catalog.artists.values() if a.name != "Various Artists"]
-    names = _track_names(random.Random(rng.random()))
+    names = _track_names(random.Random(rng.getrandbits(64)))
     while len(ids) < n:
         track_id = draw.id()
         if track_id in catalog.tracks or track_id in ids:
@@ -852,8 +873,9 @@ def _structure(world: World, known: list[str]) -> None:
 
 # -- writing the DuckDB file -------------------------------------------------------------------------------
 
+# The primary key is added once the rows are in: a million rows load ~25% faster than into an indexed table.
 _TRACKS_DDL = """CREATE TABLE tracks (
-    spotify_track_uri TEXT PRIMARY KEY,
+    spotify_track_uri TEXT NOT NULL,
     track_name TEXT NOT NULL,
     primary_artist_name TEXT NOT NULL,
     album_name TEXT,
@@ -993,13 +1015,14 @@ def _write(con: duckdb.DuckDBPyConnection, world: World) -> None:
     con.execute(_TRACKS_DDL.format(extra=extra))
     con.execute(_ARTISTS_DDL)
     _bulk_insert(con, "tracks", world.tracks_table)
+    con.execute("ALTER TABLE tracks ADD PRIMARY KEY (spotify_track_uri)")
     _bulk_insert(con, "artists", world.artists_table)
     if not spec.play_count:
         return
     con.execute(_PLAYS_DDL)
     n_tracks = len(world.tracks_table["spotify_track_uri"])
     n = max(0, spec.play_count - world.null_uri_plays)
-    params = {"seed": spec.seed, "tracks": n_tracks, "once": min(n, n_tracks) if n >= n_tracks else 0}
+    params = {"seed": spec.seed, "tracks": n_tracks, "once": n_tracks if n >= n_tracks else 0}
     con.execute(_PLAYS_SQL, {**params, "n": n, "hours": _HOURS})
     con.execute(_NULL_PLAYS_SQL, {"seed": spec.seed, "n": spec.play_count - n})
 

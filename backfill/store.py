@@ -56,9 +56,13 @@ class MissFilter:
         """Misses checked after this instant are skipped; None: skip none."""
         if self.retry_all:
             return None
+        never = datetime(1, 1, 1)
         if self.recheck_after_days is None:
-            return datetime(1, 1, 1)
-        return _utcnow() - timedelta(days=self.recheck_after_days)
+            return never
+        try:
+            return _utcnow() - timedelta(days=self.recheck_after_days)
+        except OverflowError:  # more days than the calendar holds: recheck none
+            return never
 
 
 @dataclass
