@@ -35,7 +35,7 @@ DEFAULT_MAX_WAIT = 120.0
 EXIT_CODES = f"""\
 exit codes:
   {EXIT_OK}    done (ids Spotify does not know, or that have no image, are not errors)
-  {EXIT_FAILED}    finished, but some items failed after retries (they stay empty; run again)
+  {EXIT_FAILED}    some items failed after retries (they stay empty; run again), or Spotify refused access
   {EXIT_USAGE}    usage, configuration or database error (nothing was written)
   {EXIT_RATE_LIMITED}   stopped early by Spotify's rate limit or daily quota (work so far is saved)
   {EXIT_SIGINT}  interrupted by Ctrl-C (SIGINT);  {EXIT_SIGTERM}: terminated (SIGTERM)"""
@@ -163,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="build a sample history and backfill it from a local Spotify emulator (no credentials)",
         description="Write a sample listening history to data/demo.duckdb, start the local Spotify emulator, "
-        "run the real backfill against it, then verify. Needs no credentials or network.",
+        "run the real backfill against it, then verify. Needs no credentials or network. It exits with the "
+        "code of its backfill run.",
+        epilog=epilog,
         formatter_class=fmt,
     )
     demo.add_argument("--db", metavar="PATH", default="data/demo.duckdb", help="where to write the sample")

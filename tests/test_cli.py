@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import table
 
 
-@pytest.mark.parametrize("command", ["run", "verify"])
+@pytest.mark.parametrize("command", ["run", "verify", "demo"])
 def test_help_explains_environment_and_exit_codes(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     from backfill.cli import main
 
