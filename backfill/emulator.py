@@ -699,10 +699,10 @@ async def _serve(emulator: Emulator, host: str, port: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     # Imported here: the sample generator is only needed when running standalone.
-    from backfill.sample import SampleSpec, build_world
+    from backfill.sample import SampleSpec, build_catalog
 
     sizes = {name: value for name in ("tracks", "artists") if (value := getattr(args, name)) is not None}
-    catalog = build_world(SampleSpec(seed=args.seed, **sizes)).catalog
+    catalog = build_catalog(SampleSpec(seed=args.seed, **sizes))
     config = EmulatorConfig(
         client_id=args.client_id,
         client_secret=args.client_secret,
