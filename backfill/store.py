@@ -195,6 +195,17 @@ class Store:
             [kind, cutoff],
         )
 
+    def _count_pending(
+        self, plan: KindPlan, candidates: str, kind: LogKind, misses: MissFilter
+    ) -> tuple[str, list[Any]]:
+        """Fill plan.ids/pending/remembered; returns the not-remembered filter for further counts."""
+        keep, params = self._not_remembered(kind, misses)
+        plan.ids, plan.pending = _one(
+            self._con, f"SELECT count(*), count(*) FILTER (WHERE {keep}) FROM ({candidates}) c", params
+        )
+        plan.remembered = plan.ids - plan.pending
+        return keep, params
+
     def plan(self, misses: MissFilter, kinds: Sequence[str] = ("tracks", "artists")) -> Plan:
         tracks, artists = KindPlan(), KindPlan()
         con = self._con
@@ -204,13 +215,7 @@ class Store:
                 f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce(regexp_full_match("
                 f"spotify_track_uri, '{SQL_TRACK_URI_RE}'), FALSE)) FROM tracks WHERE album_image_url IS NULL",
             )
-            keep, params = self._not_remembered("track", misses)
-            tracks.ids, tracks.pending = _one(
-                con,
-                f"SELECT count(*), count(*) FILTER (WHERE {keep}) FROM ({self._track_candidates()}) c",
-                params,
-            )
-            tracks.remembered = tracks.ids - tracks.pending
+            keep, params = self._count_pending(tracks, self._track_candidates(), "track", misses)
             # Album groups of the pending tracks, for the Development Mode estimate.
             singles, grouped, groups = _one(
                 con,
@@ -227,13 +232,7 @@ class Store:
                 f"SELECT count(*), count(*) FILTER (WHERE id IS NULL), count(*) FILTER (WHERE recovered) "
                 f"FROM ({self._artist_rows()})",
             )
-            keep, params = self._not_remembered("artist", misses)
-            artists.ids, artists.pending = _one(
-                con,
-                f"SELECT count(*), count(*) FILTER (WHERE {keep}) FROM ({self._artist_candidates()}) c",
-                params,
-            )
-            artists.remembered = artists.ids - artists.pending
+            self._count_pending(artists, self._artist_candidates(), "artist", misses)
         return Plan(tracks, artists)
 
     def stream_tracks(self, misses: MissFilter) -> Iterator[list[tuple[str, str | None, str | None]]]:

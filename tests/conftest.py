@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,14 +48,21 @@ def db_path(tmp_path: Path, world: World) -> Path:
     return path
 
 
-@pytest.fixture
-def emulator(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+@contextmanager
+def serving(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """The emulator serving `world`, with the environment pointing the tool at it."""
     emu = Emulator(world.catalog, EmulatorConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET))
     with emu.running_in_thread():
         monkeypatch.setenv("SPOTIFY_CLIENT_ID", CLIENT_ID)
         monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", CLIENT_SECRET)
         monkeypatch.setenv("SPOTIFY_API_URL", emu.api_url)
         monkeypatch.setenv("SPOTIFY_TOKEN_URL", emu.token_url)
+        yield emu
+
+
+@pytest.fixture
+def emulator(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    with serving(world, monkeypatch) as emu:
         yield emu
 
 

@@ -13,8 +13,6 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,10 +20,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.emulator import Emulator, EmulatorConfig, Received
+from backfill.emulator import Emulator, Received
 from backfill.sample import SampleSpec, World, build_world, preferred_image, write_history
 from tests.checks import check_images, track_id, valid_id
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, FAST, SMALL, digest, table
+from tests.conftest import FAST, SMALL, digest, serving, table
 
 TRACK_ENDPOINTS = frozenset({"tracks", "track", "album", "album_tracks"})
 ARTIST_ENDPOINTS = frozenset({"artists", "artist"})
@@ -196,18 +194,6 @@ def write_tracks(path: Path, world: World, track_ids: list[str]) -> None:
             )
     finally:
         con.close()
-
-
-@contextmanager
-def serving(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    """The emulator for a world other than the session's, with the environment pointing at it."""
-    emu = Emulator(world.catalog, EmulatorConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET))
-    with emu.running_in_thread():
-        monkeypatch.setenv("SPOTIFY_CLIENT_ID", CLIENT_ID)
-        monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", CLIENT_SECRET)
-        monkeypatch.setenv("SPOTIFY_API_URL", emu.api_url)
-        monkeypatch.setenv("SPOTIFY_TOKEN_URL", emu.token_url)
-        yield emu
 
 
 def expected_misses(path: Path, world: World) -> dict[tuple[str, str], str]:
