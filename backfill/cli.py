@@ -12,6 +12,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import duckdb
+
 from backfill import __version__
 from backfill.config import ConfigError, load_settings
 from backfill.pipeline import Pipeline
@@ -197,6 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_run(args)
     except (ConfigError, StoreError, UsageError) as exc:
         print(f"backfill: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except duckdb.Error as exc:  # e.g. out of memory or a corrupt file while reading what is pending
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"backfill: error: database error: {first}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("backfill: interrupted", file=sys.stderr)

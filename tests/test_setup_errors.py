@@ -150,3 +150,17 @@ def test_secrets_and_tokens_never_printed(cli, db_path: Path, emulator: Emulator
     for text in (result.out, result.err):
         assert CLIENT_SECRET not in text
         assert not any(t in text for t in tokens)
+
+
+def test_unexpected_column_types_give_one_line_not_a_traceback(cli, tmp_path: Path, emulator: Emulator) -> None:
+    path = tmp_path / "odd.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE tracks (spotify_track_uri INTEGER, album_image_url INTEGER)")
+    con.execute("CREATE TABLE artists (artist_name TEXT, spotify_artist_id TEXT, image_url TEXT)")
+    con.execute("INSERT INTO tracks VALUES (1, NULL)")
+    con.close()
+    before = digest(path)
+    result = cli("run", "--db", path, *FAST)
+    assert result.code == 2
+    assert "database error" in one_line_error(result.err)
+    assert digest(path) == before
