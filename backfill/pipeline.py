@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from backfill.images import choose_image
 from backfill.spotify import ALBUM_PAGE, BATCH_SIZE, Json, RateLimited, RequestFailed, SpotifyClient
-from backfill.store import MissFilter, Outcome, Pending, Plan, Status, Store
+from backfill.store import MissFilter, Outcome, Plan, Status, Store
 
 T = TypeVar("T")
 Stopped = Literal["rate_limited", "interrupted", "error"]
@@ -59,13 +59,13 @@ class RunResult:
 
 @dataclass(frozen=True, slots=True)
 class TrackJob:
-    groups: list[list[Pending]]  # album groups (most-played track first); at most BATCH_SIZE ids in all
+    groups: list[list[str]]  # album groups (most-played track first); at most BATCH_SIZE ids in all
     probe: bool = False  # the first batch call of the run: on 403 the producer queues these ids again
 
 
 @dataclass(frozen=True, slots=True)
 class ArtistJob:
-    items: list[Pending]
+    items: list[tuple[str, tuple[str, ...]]]  # (id, names whose id was recovered)
     probe: bool = False
 
 
@@ -202,16 +202,16 @@ class Pipeline:
             for row in chunk:
                 yield row
 
-    async def _track_groups(self) -> AsyncIterator[list[Pending]]:
+    async def _track_groups(self) -> AsyncIterator[list[str]]:
         """Album groups of pending track ids (consecutive rows sharing album and artist), at most 50 ids each."""
-        group: list[Pending] = []
+        group: list[str] = []
         key: tuple[str, str] | None = None
-        async for track_id, album, artist, rowids in self._rows(self._store.stream_tracks(self._misses)):
+        async for track_id, album, artist in self._rows(self._store.stream_tracks(self._misses)):
             k = (album, artist) if album is not None and artist is not None else None
             if group and (k is None or k != key or len(group) >= BATCH_SIZE):
                 yield group
                 group = []
-            group.append(Pending(track_id, tuple(rowids)))
+            group.append(track_id)
             key = k
         if group:
             yield group
@@ -224,7 +224,7 @@ class Pipeline:
         freely; without them (Development Mode) each job is one album group, and the probe's groups come
         again, one job each.
         """
-        groups: list[list[Pending]] = []
+        groups: list[list[str]] = []
         size = 0
         allowed: bool | None = None
         source = self._track_groups()
@@ -263,7 +263,7 @@ class Pipeline:
 
     async def _artist_jobs(self) -> AsyncIterator[ArtistJob]:
         """Like the tracks: a 50-id probe first, then 50 ids a job, or one artist a job without batches."""
-        items: list[Pending] = []
+        items: list[tuple[str, tuple[str, ...]]] = []
         allowed: bool | None = None
         rows = self._rows(self._store.stream_artists(self._misses))
         exhausted = False
@@ -271,11 +271,11 @@ class Pipeline:
             want = 1 if allowed is False else BATCH_SIZE
             while not exhausted and len(items) < want:
                 try:
-                    artist_id, rowids, recovered = await anext(rows)
+                    artist_id, names = await anext(rows)
                 except StopAsyncIteration:
                     exhausted = True
                     break
-                items.append(Pending(artist_id, tuple(rowids), tuple(recovered or ())))
+                items.append((artist_id, tuple(names or ())))
             if not items:
                 return
             job, items = items[:want], items[want:]
@@ -295,53 +295,51 @@ class Pipeline:
             else:
                 await self._fetch_artists(job)
 
-    async def _emit(
-        self, kind: Literal["tracks", "artists"], item: Pending, status: Status, url: str | None = None
-    ) -> None:
-        await self._results.put(Outcome(kind, item, status, url))
+    async def _emit(self, kind: Literal["tracks", "artists"], item_id: str, status: Status, **kw: Any) -> None:
+        await self._results.put(Outcome(kind, item_id, status, **kw))
 
-    async def _emit_image(self, kind: Literal["tracks", "artists"], item: Pending, images: Any) -> None:
+    async def _emit_image(self, kind: Literal["tracks", "artists"], item_id: str, images: Any, **kw: Any) -> None:
         url = choose_image(images)
-        await self._emit(kind, item, "updated" if url else "no_image", url)
+        await self._emit(kind, item_id, "updated" if url else "no_image", url=url, **kw)
 
-    async def _emit_track(self, item: Pending, track: Json | None) -> None:
+    async def _emit_track(self, track_id: str, track: Json | None) -> None:
         if track is None:
-            await self._emit("tracks", item, "not_found")
+            await self._emit("tracks", track_id, "not_found")
         else:
-            await self._emit_image("tracks", item, (track.get("album") or {}).get("images"))
+            await self._emit_image("tracks", track_id, (track.get("album") or {}).get("images"))
 
     async def _fetch_tracks(self, job: TrackJob) -> None:
-        items = [item for group in job.groups for item in group]
+        ids = [i for group in job.groups for i in group]
         try:
-            found = await self._client.tracks([item.id for item in items])
+            found = await self._client.tracks(ids)
         except RequestFailed:
-            for item in items:
-                await self._emit("tracks", item, "failed")
+            for i in ids:
+                await self._emit("tracks", i, "failed")
             return
         if found is not None:
-            for item in items:
-                await self._emit_track(item, found[item.id])
+            for i in ids:
+                await self._emit_track(i, found[i])
         elif not job.probe:  # the producer queues a refused probe's groups again, one job each
             # No batch endpoint (Development Mode): one request per item, saved by album grouping.
             await _side_by_side(self._resolve_group(group) for group in job.groups)
 
-    async def _single_track(self, item: Pending) -> Json | None:
+    async def _single_track(self, track_id: str) -> Json | None:
         try:
-            track = await self._client.track(item.id)
+            track = await self._client.track(track_id)
         except RequestFailed:
-            await self._emit("tracks", item, "failed")
+            await self._emit("tracks", track_id, "failed")
             return None
-        await self._emit_track(item, track)
+        await self._emit_track(track_id, track)
         return track
 
-    async def _resolve_group(self, items: list[Pending]) -> None:
+    async def _resolve_group(self, ids: list[str]) -> None:
         """Tracks that probably share an album: fetch one, then its album's track list.
 
         A track gets the album's image only if Spotify lists it on that album; the others (another edition,
         a compilation) go round again with one of them as the next anchor. The album route is taken only
         when it costs fewer requests than fetching the rest one by one.
         """
-        rest = list(items)
+        rest = list(ids)
         while rest:
             anchor = rest.pop(0)
             track = await self._single_track(anchor)
@@ -353,18 +351,17 @@ class Pipeline:
             listing = None
             if album.get("id") and pages is not None and pages < len(rest):
                 try:
-                    listing = await self._album_listing(album["id"], {item.id for item in rest})
+                    listing = await self._album_listing(album["id"], set(rest))
                 except RequestFailed:
                     listing = None
             if listing is None:
-                for item in rest:
-                    await self._single_track(item)
+                for track_id in rest:
+                    await self._single_track(track_id)
                 return
             listed, images = listing
-            for item in rest:
-                if item.id in listed:
-                    await self._emit_image("tracks", item, images)
-            rest = [item for item in rest if item.id not in listed]
+            for track_id in [i for i in rest if i in listed]:
+                await self._emit_image("tracks", track_id, images)
+            rest = [i for i in rest if i not in listed]
 
     async def _album_listing(self, album_id: str, wanted: set[str]) -> tuple[set[str], Any] | None:
         """The album's track ids (pages fetched only until every wanted id is seen) and its images."""
@@ -386,31 +383,32 @@ class Pipeline:
         return listed, album.get("images")
 
     async def _fetch_artists(self, job: ArtistJob) -> None:
+        names = dict(job.items)
         try:
-            found = await self._client.artists([item.id for item in job.items])
+            found = await self._client.artists(list(names))
         except RequestFailed:
-            for item in job.items:
-                await self._emit("artists", item, "failed")
+            for i in names:
+                await self._emit("artists", i, "failed")
             return
         if found is not None:
-            for item in job.items:
-                await self._emit_artist(item, found[item.id])
+            for artist_id, recovered in names.items():
+                await self._emit_artist(artist_id, found[artist_id], recovered)
         elif not job.probe:
-            await _side_by_side(self._single_artist(item) for item in job.items)
+            await _side_by_side(self._single_artist(i, recovered) for i, recovered in names.items())
 
-    async def _single_artist(self, item: Pending) -> None:
+    async def _single_artist(self, artist_id: str, recovered: tuple[str, ...]) -> None:
         try:
-            artist = await self._client.artist(item.id)
+            artist = await self._client.artist(artist_id)
         except RequestFailed:
-            await self._emit("artists", item, "failed")
+            await self._emit("artists", artist_id, "failed")
             return
-        await self._emit_artist(item, artist)
+        await self._emit_artist(artist_id, artist, recovered)
 
-    async def _emit_artist(self, item: Pending, artist: Json | None) -> None:
+    async def _emit_artist(self, artist_id: str, artist: Json | None, recovered: tuple[str, ...]) -> None:
         if artist is None:
-            await self._emit("artists", item, "not_found")
+            await self._emit("artists", artist_id, "not_found")
         else:
-            await self._emit_image("artists", item, artist.get("images"))
+            await self._emit_image("artists", artist_id, artist.get("images"), names=recovered)
 
     # -- writer ------------------------------------------------------------------------------------
 

@@ -35,22 +35,14 @@ class StoreError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Pending:
-    """One id to fetch, with the rows it fills (by rowid: a direct lookup, no scan of the table)."""
-
-    id: str
-    rows: tuple[int, ...]
-    recovered: tuple[int, ...] = ()  # artists: rows whose NULL spotify_artist_id becomes this id
-
-
-@dataclass(frozen=True, slots=True)
 class Outcome:
     """What a worker learnt about one id; the writer turns a batch of these into a few statements."""
 
     kind: Literal["tracks", "artists"]
-    item: Pending
+    id: str
     status: Status
     url: str | None = None
+    names: tuple[str, ...] = ()  # artist names whose NULL spotify_artist_id was recovered as this id
 
 
 @dataclass(frozen=True)
@@ -156,8 +148,7 @@ class Store:
         artist = "t.primary_artist_name" if s.has_album_grouping else "NULL::VARCHAR"
         return f"""
             SELECT substr(t.spotify_track_uri, {len(TRACK_URI_PREFIX) + 1}) AS id,
-                   any_value({album}) AS album, any_value({artist}) AS artist, sum({n}) AS plays,
-                   list(t.rowid ORDER BY t.rowid) AS rowids
+                   any_value({album}) AS album, any_value({artist}) AS artist, sum({n}) AS plays
             FROM tracks t {plays}
             WHERE t.album_image_url IS NULL AND regexp_full_match(t.spotify_track_uri, '{SQL_TRACK_URI_RE}')
             GROUP BY 1"""
@@ -182,7 +173,7 @@ class Store:
         )
         n = "coalesce(p.n, 0)" if s.has_plays else "0"
         return f"""
-            SELECT a.artist_name AS name, a.rowid AS rid,
+            SELECT a.artist_name AS name,
                    CASE WHEN regexp_full_match(a.spotify_artist_id, '{SQL_ID_RE}') THEN a.spotify_artist_id
                         WHEN a.spotify_artist_id IS NULL THEN {rid} END AS id,
                    a.spotify_artist_id IS NULL AND {rid} IS NOT NULL AS recovered,
@@ -192,8 +183,7 @@ class Store:
 
     def _artist_candidates(self) -> str:
         return f"""
-            SELECT id, list(rid ORDER BY rid) AS rowids, list(rid ORDER BY rid) FILTER (WHERE recovered) AS recovered,
-                   sum(plays) AS plays
+            SELECT id, list(name ORDER BY name) FILTER (WHERE recovered) AS names, sum(plays) AS plays
             FROM ({self._artist_rows()}) WHERE id IS NOT NULL GROUP BY id"""
 
     def _not_remembered(self, kind: LogKind, misses: MissFilter) -> tuple[str, list[Any]]:
@@ -245,13 +235,13 @@ class Store:
             self._count_pending(artists, self._artist_candidates(), "artist", misses)
         return Plan(tracks, artists)
 
-    def stream_tracks(self, misses: MissFilter) -> Iterator[list[tuple[str, str | None, str | None, list[int]]]]:
-        """Chunks of (id, album, artist, rowids), album groups contiguous, most-played groups first."""
+    def stream_tracks(self, misses: MissFilter) -> Iterator[list[tuple[str, str | None, str | None]]]:
+        """Chunks of (id, album, artist), album groups contiguous, most-played groups first."""
         keep, params = self._not_remembered("track", misses)
         cur = self._con.cursor()  # its own connection: the writer commits on the main one meanwhile
         try:
             cur.execute(
-                f"""SELECT id, album, artist, rowids FROM ({self._track_candidates()}) c WHERE {keep}
+                f"""SELECT id, album, artist FROM ({self._track_candidates()}) c WHERE {keep}
                     ORDER BY CASE WHEN album IS NULL OR artist IS NULL THEN plays
                                   ELSE max(plays) OVER (PARTITION BY album, artist) END DESC,
                              album NULLS LAST, artist NULLS LAST, plays DESC, id""",
@@ -262,14 +252,13 @@ class Store:
         finally:
             cur.close()
 
-    def stream_artists(self, misses: MissFilter) -> Iterator[list[tuple[str, list[int], list[int] | None]]]:
-        """Chunks of (id, rowids, rowids whose id is recovered), most-played first."""
+    def stream_artists(self, misses: MissFilter) -> Iterator[list[tuple[str, list[str] | None]]]:
+        """Chunks of (id, names recovered for that id), most-played first."""
         keep, params = self._not_remembered("artist", misses)
         cur = self._con.cursor()
         try:
             cur.execute(
-                f"SELECT id, rowids, recovered FROM ({self._artist_candidates()}) c WHERE {keep} "
-                "ORDER BY plays DESC, id",
+                f"SELECT id, names FROM ({self._artist_candidates()}) c WHERE {keep} ORDER BY plays DESC, id",
                 params,
             )
             while rows := cur.fetchmany(_STREAM_CHUNK):
@@ -281,59 +270,46 @@ class Store:
 
     def apply(self, outcomes: Sequence[Outcome]) -> None:
         """Write a batch of outcomes in one transaction, a handful of set-based statements in all."""
-        tracks: tuple[list[int], list[str], list[str]] = ([], [], [])  # rowid, uri (a guard), url
-        artists: tuple[list[int], list[str], list[str]] = ([], [], [])  # rowid, id (a guard), url
-        recovered: tuple[list[int], list[str]] = ([], [])  # rowid, id
+        track_urls: dict[str, str] = {}
+        artist_urls: dict[str, str] = {}
+        recovered: dict[str, str] = {}
         misses: dict[tuple[str, str], str] = {}
         found: dict[tuple[str, str], None] = {}
         for o in outcomes:
             log_kind = "track" if o.kind == "tracks" else "artist"
-            item = o.item
             if o.status == "updated" and o.url:
-                rowid, key, url = tracks if o.kind == "tracks" else artists
-                guard = TRACK_URI_PREFIX + item.id if o.kind == "tracks" else item.id
-                for row in item.rows:
-                    rowid.append(row)
-                    key.append(guard)
-                    url.append(o.url)
-                found[(log_kind, item.id)] = None
+                (track_urls if o.kind == "tracks" else artist_urls)[o.id] = o.url
+                found[(log_kind, o.id)] = None
             elif o.status in _REMEMBERED:
-                misses[(log_kind, item.id)] = o.status
+                misses[(log_kind, o.id)] = o.status
             if o.status in ("updated", "no_image"):
-                for row in item.recovered:  # only an id Spotify confirmed is written back
-                    recovered[0].append(row)
-                    recovered[1].append(item.id)
-        if not (tracks[0] or artists[0] or recovered[0] or misses):
+                for name in o.names:  # only an id Spotify confirmed is written back
+                    recovered[name] = o.id
+        if not (track_urls or artist_urls or recovered or misses):
             return
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
-            # Matched by rowid (a direct lookup: no scan of a million-row table per batch), with the key
-            # compared too and the column required to be NULL still.
-            if tracks[0]:
+            if track_urls:
                 con.execute(
                     """UPDATE tracks SET album_image_url = u.url
-                       FROM (SELECT unnest($1::BIGINT[]) AS rid, unnest($2::VARCHAR[]) AS uri,
-                                    unnest($3::VARCHAR[]) AS url) u
-                       WHERE tracks.rowid = u.rid AND tracks.spotify_track_uri = u.uri
-                         AND tracks.album_image_url IS NULL""",
-                    list(tracks),
+                       FROM (SELECT unnest($1::VARCHAR[]) AS uri, unnest($2::VARCHAR[]) AS url) u
+                       WHERE tracks.spotify_track_uri = u.uri AND tracks.album_image_url IS NULL""",
+                    [[TRACK_URI_PREFIX + i for i in track_urls], list(track_urls.values())],
                 )
-            if recovered[0]:
+            if recovered:
                 con.execute(
                     """UPDATE artists SET spotify_artist_id = r.id
-                       FROM (SELECT unnest($1::BIGINT[]) AS rid, unnest($2::VARCHAR[]) AS id) r
-                       WHERE artists.rowid = r.rid AND artists.spotify_artist_id IS NULL""",
-                    list(recovered),
+                       FROM (SELECT unnest($1::VARCHAR[]) AS name, unnest($2::VARCHAR[]) AS id) r
+                       WHERE artists.artist_name = r.name AND artists.spotify_artist_id IS NULL""",
+                    [list(recovered), list(recovered.values())],
                 )
-            if artists[0]:
+            if artist_urls:
                 con.execute(
                     """UPDATE artists SET image_url = u.url
-                       FROM (SELECT unnest($1::BIGINT[]) AS rid, unnest($2::VARCHAR[]) AS id,
-                                    unnest($3::VARCHAR[]) AS url) u
-                       WHERE artists.rowid = u.rid AND artists.spotify_artist_id = u.id
-                         AND artists.image_url IS NULL""",
-                    list(artists),
+                       FROM (SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url) u
+                       WHERE artists.spotify_artist_id = u.id AND artists.image_url IS NULL""",
+                    [list(artist_urls), list(artist_urls.values())],
                 )
             if misses:
                 self._ensure_log()
