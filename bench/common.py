@@ -240,9 +240,11 @@ async def _trailing_slash(
     The emulator's path classifier takes the empty segment after the slash for an id and answers 400, which
     would fail every one of the predecessor's batches for a reason the real API does not have.
     """
-    path = request.rel_url.path
-    if len(path) > 1 and path.endswith("/"):
-        request = request.clone(rel_url=request.rel_url.with_path(path.rstrip("/")))
+    url = request.rel_url
+    if len(url.path) > 1 and url.path.endswith("/"):
+        # Built by hand: URL.with_path() would drop the query string, and with it the ids.
+        target = url.path.rstrip("/") + (f"?{url.raw_query_string}" if url.raw_query_string else "")
+        request = request.clone(rel_url=target)
     return await handler(request)
 
 

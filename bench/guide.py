@@ -134,7 +134,7 @@ def run(ctx: Context) -> None:
             "2 guide",
             f"{mode}: predecessor / backfill",
             f"wall time {theirs.result.wall / ours.result.wall:.1f}x, requests {theirs.requests / ours.requests:.2f}x; "
-            f"images filled {sum(ours.filled):,} vs {sum(theirs.filled):,}",
+            f"images filled: backfill {sum(ours.filled):,}, predecessor {sum(theirs.filled):,}",
         )
     for who in ("backfill", "predecessor"):
         done = runs[(who, False)]
