@@ -79,6 +79,10 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="PATH", help="database file (default: $BACKFILL_DB or data/spotify.duckdb)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     epilog = f"{ENVIRONMENT}\n\n{EXIT_CODES}"
     fmt = argparse.RawDescriptionHelpFormatter
@@ -100,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=epilog,
         formatter_class=fmt,
     )
-    run.add_argument("--db", metavar="PATH", help="database file (default: $BACKFILL_DB or data/spotify.duckdb)")
+    _db_option(run)
     run.add_argument("--only", choices=("tracks", "artists"), help="fetch one kind only")
     run.add_argument(
         "--rate",
@@ -158,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=epilog,
         formatter_class=fmt,
     )
-    verify.add_argument("--db", metavar="PATH", help="database file (default: $BACKFILL_DB or data/spotify.duckdb)")
+    _db_option(verify)
     verify.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     demo = sub.add_parser(
