@@ -53,6 +53,8 @@ def run_demo(args: argparse.Namespace) -> int:
             "SPOTIFY_API_URL": f"{base}/v1",
             "SPOTIFY_TOKEN_URL": f"{base}/api/token",
             "BACKFILL_DB": str(path),
+            "NO_PROXY": "127.0.0.1,localhost",  # the emulator is local, whatever proxy is set
+            "no_proxy": "127.0.0.1,localhost",
         }
         backfill = [sys.executable, "-m", "backfill"]
         _say(f"backfill run --rate {args.rate:g}   (against {base})")
