@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,20 +73,6 @@ class ArtistJob:
 
 
 _DONE: Any = object()
-
-
-async def _side_by_side(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
-    """Run the single-item fetches of one job concurrently, started in order.
-
-    The client's concurrency slots are handed out first come, first served, so the items still go out
-    most-played first; one worker working through 50 items alone would let later jobs overtake them.
-    """
-    try:
-        async with asyncio.TaskGroup() as group:
-            for coro in coros:
-                group.create_task(coro)
-    except BaseExceptionGroup as errors:
-        raise errors.exceptions[0] from None  # e.g. RateLimited: the pipeline stops on the first
 
 
 class Pipeline:
@@ -324,7 +310,8 @@ class Pipeline:
                 await self._emit_track(i, found[i])
         elif not job.probe:  # the producer queues a refused probe's groups again, one job each
             # No batch endpoint (Development Mode): one request per item, saved by album grouping.
-            await _side_by_side(self._resolve_group(group) for group in job.groups)
+            for group in job.groups:
+                await self._resolve_group(group)
 
     async def _single_track(self, track_id: str) -> Json | None:
         try:
@@ -397,7 +384,8 @@ class Pipeline:
             for artist_id, recovered in names.items():
                 await self._emit_artist(artist_id, found[artist_id], recovered)
         elif not job.probe:
-            await _side_by_side(self._single_artist(i, recovered) for i, recovered in names.items())
+            for artist_id, recovered in names.items():
+                await self._single_artist(artist_id, recovered)
 
     async def _single_artist(self, artist_id: str, recovered: tuple[str, ...]) -> None:
         try:

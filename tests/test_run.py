@@ -169,3 +169,29 @@ def test_json_alone_on_stdout(cli, db_path: Path, emulator: Emulator, flag: str)
     result = cli("run", "--db", db_path, *FAST, flag)
     assert result.json["tracks"].keys() >= {"pending", "updated", "no_image", "not_found", "invalid", "failed"}
     assert "BACKFILL COMPLETE" in result.err
+
+
+def test_batch_access_withdrawn_mid_run_goes_single_without_losing_items(
+    cli, db_path: Path, emulator: Emulator, world: World
+) -> None:
+    import threading
+
+    done = threading.Event()
+
+    def withdraw() -> None:  # Spotify moves the app to Development Mode after a few batch calls
+        while not done.wait(0.002):
+            if sum(r.endpoint == "tracks" for r in emulator.api()) >= 2:
+                emulator.config.dev_mode = True
+                return
+
+    watcher = threading.Thread(target=withdraw, daemon=True)
+    watcher.start()
+    try:
+        result = cli("run", "--db", db_path, "--rate", "50", "--concurrency", "2", "--json")
+    finally:
+        done.set()
+        watcher.join()
+    assert result.code == 0, result.err
+    assert any(r.endpoint == "tracks" and r.status == 403 for r in emulator.api())
+    assert any(r.endpoint == "track" for r in emulator.api())
+    check_images(db_path, world, complete=True)
