@@ -28,6 +28,9 @@ Status = Literal["updated", "no_image", "not_found", "failed"]
 LogKind = Literal["track", "artist"]
 _REMEMBERED: tuple[Status, ...] = ("not_found", "no_image")
 _STREAM_CHUNK = 2048
+# DuckDB would otherwise take up to 80 % of RAM and keep what it read cached; this keeps the tool's
+# memory nearly flat in the table's size (queries spill to a temporary folder beside the database).
+MEMORY_LIMIT = "200MB"
 
 
 class StoreError(Exception):
@@ -123,6 +126,7 @@ class Store:
         except duckdb.Error as exc:
             raise StoreError(f"cannot open database {path}: {_first_line(str(exc))}") from None
         try:
+            con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
             schema = _check_schema(con, need_artists)
         except StoreError:
             con.close()
@@ -240,11 +244,16 @@ class Store:
         keep, params = self._not_remembered("track", misses)
         cur = self._con.cursor()  # its own connection: the writer commits on the main one meanwhile
         try:
+            # Two plain passes (group maxima by GROUP BY, joined back, then ORDER BY) rather than a window
+            # function: DuckDB spills these to disk under the memory limit, and does not spill the window.
             cur.execute(
-                f"""SELECT id, album, artist FROM ({self._track_candidates()}) c WHERE {keep}
-                    ORDER BY CASE WHEN album IS NULL OR artist IS NULL THEN plays
-                                  ELSE max(plays) OVER (PARTITION BY album, artist) END DESC,
-                             album NULLS LAST, artist NULLS LAST, plays DESC, id""",
+                f"""WITH c AS (SELECT * FROM ({self._track_candidates()}) c WHERE {keep}),
+                         g AS (SELECT album, artist, max(plays) AS top FROM c
+                               WHERE album IS NOT NULL AND artist IS NOT NULL GROUP BY album, artist)
+                    SELECT c.id, c.album, c.artist
+                    FROM c LEFT JOIN g ON g.album = c.album AND g.artist = c.artist
+                    ORDER BY coalesce(g.top, c.plays) DESC, c.album NULLS LAST, c.artist NULLS LAST,
+                             c.plays DESC, c.id""",
                 params,
             )
             while rows := cur.fetchmany(_STREAM_CHUNK):

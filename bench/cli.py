@@ -58,7 +58,7 @@ def render(rows: Sequence[Row], notes: Sequence[str], info: dict[str, str], titl
     lines.append(
         f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory']} RAM, Linux {info['kernel']}; "
         f"Python {info['python']}, duckdb {info['duckdb']}, aiohttp {info['aiohttp']}, "
-        f"aiolimiter {info['aiolimiter']}, spotipy {info['spotipy']}."
+        f"aiolimiter {info['aiolimiter']}, spotipy {info['spotipy']}; backfill at {info['revision']}."
     )
     lines += ["", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for row in sorted(rows, key=lambda r: r.scenario[:1]):  # the numbering; stable within a scenario

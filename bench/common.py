@@ -322,6 +322,17 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _revision() -> str:
+    """The commit of this checkout, marked when the work tree differs from it."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
 def machine() -> dict[str, str]:
     model = "unknown"
     with contextlib.suppress(OSError):
@@ -345,4 +356,5 @@ def machine() -> dict[str, str]:
         "aiohttp": _version("aiohttp"),
         "aiolimiter": _version("aiolimiter"),
         "spotipy": _version("spotipy"),
+        "revision": _revision(),
     }
