@@ -248,6 +248,17 @@ async def _trailing_slash(
     return await handler(request)
 
 
+def run_backfill(ctx: Context, db: Path, emulator: Emulator, *, rate: float, concurrency: int) -> ChildResult:
+    """`backfill run` on `db` against `emulator`, as a separate measured process."""
+    return run_module(
+        "backfill",
+        backfill_args(db, rate=rate, concurrency=concurrency),
+        env=child_env(emulator),
+        cwd=ctx.workdir,
+        timeout=900,
+    )
+
+
 @contextlib.contextmanager
 def serve(world: World, **settings: Any) -> Iterator[Emulator]:
     """The emulator over the world's catalog, served from a daemon thread of this process."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from backfill.sample import SampleSpec
-from bench.common import Context, backfill_args, child_env, mb, run_module, say, serve, statuses
+from bench.common import Context, mb, run_backfill, say, serve, statuses
 
 SEED = 3
 FULL = (125_000, 1_000_000)
@@ -33,13 +33,7 @@ def run(ctx: Context) -> None:
         say(f"scale: backfill run on {label} (batch endpoints, no latency, no limit)")
         with serve(world) as emulator:
             cpu_before = time.process_time()
-            result = run_module(
-                "backfill",
-                backfill_args(db, rate=RATE, concurrency=CONCURRENCY),
-                env=child_env(emulator),
-                cwd=ctx.workdir,
-                timeout=900,
-            )
+            result = run_backfill(ctx, db, emulator, rate=RATE, concurrency=CONCURRENCY)
             emulator_cpu = time.process_time() - cpu_before
             records = emulator.api()
         db.unlink(missing_ok=True)

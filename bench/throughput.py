@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from backfill.emulator import Received
 from backfill.sample import SampleSpec
-from bench.common import USEFUL, Context, backfill_args, child_env, run_module, say, serve, statuses
+from bench.common import USEFUL, Context, run_backfill, say, serve, statuses
 
 RATE = 18.0
 SERVER = {
@@ -47,13 +47,7 @@ def run(ctx: Context) -> None:
     db = ctx.copy(pristine, "throughput.duckdb")
     say(f"throughput: backfill run --rate {RATE:g} on {s.tracks:,} tracks, {s.artists:,} artists (Development Mode)")
     with serve(world, **SERVER) as emulator:
-        result = run_module(
-            "backfill",
-            backfill_args(db, rate=RATE, concurrency=CONCURRENCY),
-            env=child_env(emulator),
-            cwd=ctx.workdir,
-            timeout=900,
-        )
+        result = run_backfill(ctx, db, emulator, rate=RATE, concurrency=CONCURRENCY)
         records = emulator.api()
     db.unlink(missing_ok=True)
     if result.timed_out or result.code not in (0, 1) or not records:
