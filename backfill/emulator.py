@@ -132,6 +132,8 @@ def _isrc(track_id: str) -> str:
 
 def _classify(path: str) -> tuple[str, str | None]:
     """The endpoint a path names, and the id in the path if any."""
+    # Spotify answers "/v1/tracks/?ids=..." like "/v1/tracks?ids=..." (spotipy sends the former).
+    path = path.rstrip("/") or "/"
     parts = path.split("/")  # "/v1/albums/x/tracks" -> ["", "v1", "albums", "x", "tracks"]
     if len(parts) < 3 or parts[0] or parts[1] != "v1":
         return "other", None

@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -232,22 +232,6 @@ def backfill_args(db: Path, *, rate: float, concurrency: int = 8, max_wait: floa
 
 
 @web.middleware
-async def _trailing_slash(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Spotify answers `/v1/tracks/?ids=...` like `/v1/tracks?ids=...`; spotipy sends the former.
-
-    The emulator's path classifier takes the empty segment after the slash for an id and answers 400, which
-    would fail every one of the predecessor's batches for a reason the real API does not have.
-    """
-    url = request.rel_url
-    if len(url.path) > 1 and url.path.endswith("/"):
-        # Built by hand: URL.with_path() would drop the query string, and with it the ids.
-        target = url.path.rstrip("/") + (f"?{url.raw_query_string}" if url.raw_query_string else "")
-        request = request.clone(rel_url=target)
-    return await handler(request)
-
-
 def run_backfill(ctx: Context, db: Path, emulator: Emulator, *, rate: float, concurrency: int) -> ChildResult:
     """`backfill run` on `db` against `emulator`, as a separate measured process."""
     return run_module(
@@ -263,7 +247,6 @@ def run_backfill(ctx: Context, db: Path, emulator: Emulator, *, rate: float, con
 def serve(world: World, **settings: Any) -> Iterator[Emulator]:
     """The emulator over the world's catalog, served from a daemon thread of this process."""
     emulator = Emulator(world.catalog, EmulatorConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **settings))
-    emulator.app.middlewares.append(_trailing_slash)
     with emulator.running_in_thread():
         yield emulator
 

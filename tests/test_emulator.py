@@ -348,3 +348,13 @@ def test_cli_prints_its_address() -> None:
 def test_inject_rejects_unknown_outcomes(catalog: Catalog) -> None:
     with pytest.raises(ValueError):
         Emulator(catalog).inject("explode")
+
+
+async def test_a_trailing_slash_is_the_same_endpoint_as_spotify_answers_it(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    headers = await bearer(http, emu)
+    async with http.get(f"{emu.api_url}/tracks/", params={"ids": TRACKS[0]}, headers=headers) as resp:
+        assert resp.status == 200
+        body = await resp.json()
+    assert body["tracks"][0]["id"] == TRACKS[0]
