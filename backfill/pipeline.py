@@ -35,6 +35,8 @@ RESULTS_QUEUED = 10_000
 class Progress(Protocol):
     def advance(self, kind: str, n: int) -> None: ...
 
+    def close(self) -> None: ...
+
 
 @dataclass
 class KindStats:

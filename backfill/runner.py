@@ -87,9 +87,8 @@ async def execute(
             try:
                 result = await pipeline.run()
             finally:
-                close = getattr(bars, "close", None)
-                if close:
-                    close()
+                if bars is not None:
+                    bars.close()
             return RunReport(result, plan, await asyncio.to_thread(store.image_counts))
         finally:
             store.close()

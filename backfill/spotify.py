@@ -207,10 +207,9 @@ class SpotifyClient:
                 rate_limits += 1
                 wait = retry_after if retry_after is not None else self._backoff(rate_limits)
                 quota = _reason(body) == "QUOTA_EXCEEDED"
+                self.gate.close_for(wait)  # every worker holds off, even if this run stops here
                 if wait > self._options.max_wait or rate_limits > _MAX_RATE_LIMIT_RETRIES:
-                    self.gate.close_for(wait)  # nobody else should spend requests meanwhile
                     raise RateLimited(wait, quota)
-                self.gate.close_for(wait)
                 continue
             elif status == 403:
                 if batch:
