@@ -55,8 +55,8 @@ async def execute(
     client_id, client_secret = settings.require_credentials()
     nothing_to_do = plan.tracks.pending + plan.artists.pending == 0
     connector = aiohttp.TCPConnector(limit=config.client.concurrency)
-    # trust_env: honour HTTPS_PROXY / NO_PROXY, as a user behind a proxy expects.
-    async with aiohttp.ClientSession(connector=connector, trust_env=True) as session:
+    # Proxies from the environment are looked up once (backfill.proxy), not by trust_env on every request.
+    async with aiohttp.ClientSession(connector=connector) as session:
         tokens = TokenSource(session, settings.token_url, client_id, client_secret)
         client = SpotifyClient(session, tokens, settings.api_url, config.client)
         if not nothing_to_do:
@@ -78,7 +78,6 @@ async def execute(
                 client,
                 plan,
                 kinds=kinds,
-                misses=config.misses,
                 workers=config.client.concurrency,
                 progress=bars,
             )

@@ -21,6 +21,7 @@ import aiohttp
 from aiolimiter import AsyncLimiter
 
 from backfill.gate import RetryAfterGate
+from backfill.proxy import proxy_for
 from backfill.token import TokenSource
 
 Kind = Literal["tracks", "artists"]
@@ -97,6 +98,7 @@ class SpotifyClient:
         self._session = session
         self._tokens = tokens
         self._api = api_url.rstrip("/")
+        self._via = proxy_for(self._api)
         self._options = options
         self.gate = RetryAfterGate()
         # max_rate=1 over 1/rate seconds: an even pace with no start-up burst (aiolimiter's documented recipe).
@@ -238,6 +240,7 @@ class SpotifyClient:
                 params=params,
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=aiohttp.ClientTimeout(total=self._options.timeout),
+                **self._via,
             ) as resp:
                 raw = await resp.read()
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))

@@ -27,10 +27,18 @@ LOG_TABLE = "backfill_log"
 Status = Literal["updated", "no_image", "not_found", "failed"]
 LogKind = Literal["track", "artist"]
 _REMEMBERED: tuple[Status, ...] = ("not_found", "no_image")
-_STREAM_CHUNK = 2048
-# DuckDB would otherwise take up to 80 % of RAM and keep what it read cached; this keeps the tool's
-# memory nearly flat in the table's size (queries spill to a temporary folder beside the database).
-MEMORY_LIMIT = "200MB"
+TRACK_QUEUE = "backfill_track_queue"  # TEMP tables: they vanish with the connection
+ARTIST_QUEUE = "backfill_artist_queue"
+PAGE_ROWS = 2048
+NEVER = datetime(1, 1, 1)  # a cutoff before every remembered miss: skip them all
+# DuckDB would otherwise take up to 80 % of RAM and keep what it read cached. With this cap the tool's
+# memory stays nearly flat in the table's size: bigger queries spill to a temporary folder beside the
+# database. The plan's query (one aggregate, one sort) was measured to fit a million tracks in 80 MB.
+MEMORY_LIMIT = "80MB"
+# A checkpoint rewrites every row group the writes touched, and ours touch them all (ids come in play order,
+# not table order): the default 16 MB of WAL meant a checkpoint every few batches at a million tracks. Each
+# write pending a checkpoint also holds memory, which is what bounds this.
+CHECKPOINT_AFTER = "32MB"
 
 
 class StoreError(Exception):
@@ -59,13 +67,12 @@ class MissFilter:
         """Misses checked after this instant are skipped; None: skip none."""
         if self.retry_all:
             return None
-        never = datetime(1, 1, 1)
         if self.recheck_after_days is None:
-            return never
+            return NEVER
         try:
             return _utcnow() - timedelta(days=self.recheck_after_days)
         except OverflowError:  # more days than the calendar holds: recheck none
-            return never
+            return NEVER
 
 
 @dataclass
@@ -106,6 +113,8 @@ class Store:
         self._con = con
         self.path = path
         self.schema = schema
+        self._pending = {"tracks": 0, "artists": 0}  # queue lengths, set by plan()
+        self._retrying = False  # plan() queued remembered misses again: a hit must clear its log entry
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -127,6 +136,7 @@ class Store:
             raise StoreError(f"cannot open database {path}: {_first_line(str(exc))}") from None
         try:
             con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+            con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_AFTER}'")
             schema = _check_schema(con, need_artists)
         except StoreError:
             con.close()
@@ -139,23 +149,31 @@ class Store:
     # -- what is missing ---------------------------------------------------------------------------
 
     def _track_candidates(self) -> str:
-        """One row per distinct valid track id among rows still missing album art."""
+        """One row per distinct valid track id still missing album art: (id, album group key, plays).
+
+        Distinct uris first, then their plays: joining the plays before the GROUP BY would carry every
+        row through the join, and needs several times the memory at a million tracks.
+        """
         s = self.schema
+        # A hash of (album, artist) stands for the album group, NULL when either is unknown: the producer
+        # needs to see where a group ends, not its name, and the sort carries 8 bytes instead of two strings.
+        grp = (
+            "any_value(CASE WHEN album_name IS NOT NULL AND primary_artist_name IS NOT NULL "
+            "THEN hash(album_name, primary_artist_name) END)"
+            if s.has_album_grouping
+            else "NULL::UBIGINT"
+        )
         plays = (
-            "LEFT JOIN (SELECT spotify_track_uri AS uri, count(*) AS n FROM plays GROUP BY ALL) p "
-            "ON p.uri = t.spotify_track_uri"
+            "LEFT JOIN (SELECT spotify_track_uri AS uri, count(*) AS n FROM plays GROUP BY 1) p USING (uri)"
             if s.has_plays
             else ""
         )
         n = "coalesce(p.n, 0)" if s.has_plays else "0"
-        album = "t.album_name" if s.has_album_grouping else "NULL::VARCHAR"
-        artist = "t.primary_artist_name" if s.has_album_grouping else "NULL::VARCHAR"
         return f"""
-            SELECT substr(t.spotify_track_uri, {len(TRACK_URI_PREFIX) + 1}) AS id,
-                   any_value({album}) AS album, any_value({artist}) AS artist, sum({n}) AS plays
-            FROM tracks t {plays}
-            WHERE t.album_image_url IS NULL AND regexp_full_match(t.spotify_track_uri, '{SQL_TRACK_URI_RE}')
-            GROUP BY 1"""
+            SELECT substr(u.uri, {len(TRACK_URI_PREFIX) + 1}) AS id, u.grp, {n} AS plays
+            FROM (SELECT spotify_track_uri AS uri, {grp} AS grp FROM tracks
+                  WHERE album_image_url IS NULL AND regexp_full_match(spotify_track_uri, '{SQL_TRACK_URI_RE}')
+                  GROUP BY 1) u {plays}"""
 
     def _artist_rows(self) -> str:
         """One row per artist name missing a photo, with the id to fetch (own, or recovered) or NULL."""
@@ -190,90 +208,92 @@ class Store:
             SELECT id, list(name ORDER BY name) FILTER (WHERE recovered) AS names, sum(plays) AS plays
             FROM ({self._artist_rows()}) WHERE id IS NOT NULL GROUP BY id"""
 
-    def _not_remembered(self, kind: LogKind, misses: MissFilter) -> tuple[str, list[Any]]:
+    def _remembered(self, kind: LogKind, misses: MissFilter) -> tuple[str, list[Any]]:
+        """An SQL condition on candidates `c`: true for ids to skip (a remembered miss, recent enough)."""
         cutoff = misses.cutoff()
         if not self.schema.has_log or cutoff is None:
-            return "TRUE", []
+            return "FALSE", []
         return (
-            f"NOT EXISTS (SELECT 1 FROM {LOG_TABLE} l WHERE l.kind = ? AND l.spotify_id = c.id AND l.checked_at > ?)",
+            f"EXISTS (SELECT 1 FROM {LOG_TABLE} l WHERE l.kind = ? AND l.spotify_id = c.id AND l.checked_at > ?)",
             [kind, cutoff],
         )
 
-    def _count_pending(
-        self, plan: KindPlan, candidates: str, kind: LogKind, misses: MissFilter
-    ) -> tuple[str, list[Any]]:
-        """Fill plan.ids/pending/remembered; returns the not-remembered filter for further counts."""
-        keep, params = self._not_remembered(kind, misses)
-        plan.ids, plan.pending = _one(
-            self._con, f"SELECT count(*), count(*) FILTER (WHERE {keep}) FROM ({candidates}) c", params
-        )
-        plan.remembered = plan.ids - plan.pending
-        return keep, params
-
     def plan(self, misses: MissFilter, kinds: Sequence[str] = ("tracks", "artists")) -> Plan:
+        """Count what is missing, and queue the ids to fetch (most-played first) for the streams below.
+
+        The queues are TEMP tables of this connection, built by one sort each: the fetch streams then read
+        them in short pages, so no query stays open while the writer commits (a long read would hold back
+        DuckDB's checkpoints, and with them the memory of every row version written meanwhile).
+        """
         tracks, artists = KindPlan(), KindPlan()
         con = self._con
+        self._pending = {"tracks": 0, "artists": 0}
+        self._retrying = self.schema.has_log and misses.cutoff() != NEVER
         if "tracks" in kinds:
             tracks.missing_rows, tracks.invalid = _one(
                 con,
                 f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce(regexp_full_match("
                 f"spotify_track_uri, '{SQL_TRACK_URI_RE}'), FALSE)) FROM tracks WHERE album_image_url IS NULL",
             )
-            keep, params = self._count_pending(tracks, self._track_candidates(), "track", misses)
-            # Album groups of the pending tracks, for the Development Mode estimate.
-            singles, grouped, groups = _one(
-                con,
-                f"""SELECT count(*) FILTER (WHERE n = 1), coalesce(sum(n) FILTER (WHERE n > 1), 0),
-                           count(*) FILTER (WHERE n > 1)
-                    FROM (SELECT count(*) AS n FROM ({self._track_candidates()}) c WHERE {keep}
-                          GROUP BY CASE WHEN album IS NULL OR artist IS NULL THEN id END, album, artist)""",
+            skip, params = self._remembered("track", misses)
+            # Album groups stay contiguous, ordered by their most-played pending track.
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE {TRACK_QUEUE} AS
+                    WITH c AS (SELECT *, {skip} AS skip FROM ({self._track_candidates()}) c),
+                         g AS (SELECT grp, max(plays) AS top FROM c WHERE grp IS NOT NULL AND NOT skip GROUP BY grp)
+                    SELECT c.id, c.grp, c.skip FROM c LEFT JOIN g USING (grp)
+                    ORDER BY c.skip, coalesce(g.top, c.plays) DESC, c.grp NULLS LAST, c.plays DESC, c.id""",
                 params,
             )
+            tracks.ids, tracks.pending, singles, grouped, groups = _one(
+                con,
+                f"""SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE NOT skip), 0),
+                           count(*) FILTER (WHERE n = 1 AND NOT skip),
+                           coalesce(sum(n) FILTER (WHERE n > 1 AND NOT skip), 0),
+                           count(*) FILTER (WHERE n > 1 AND NOT skip)
+                    FROM (SELECT skip, count(*) AS n FROM {TRACK_QUEUE}
+                          GROUP BY skip, CASE WHEN grp IS NULL THEN id END, grp)""",
+            )
+            tracks.remembered = tracks.ids - tracks.pending
+            # For the Development Mode estimate.
             tracks.groups = {"singles": singles, "grouped_tracks": grouped, "groups": groups}
+            self._pending["tracks"] = tracks.pending
         if "artists" in kinds and self.schema.has_artists:
             artists.missing_rows, artists.invalid, artists.recovered = _one(
                 con,
                 f"SELECT count(*), count(*) FILTER (WHERE id IS NULL), count(*) FILTER (WHERE recovered) "
                 f"FROM ({self._artist_rows()})",
             )
-            self._count_pending(artists, self._artist_candidates(), "artist", misses)
+            skip, params = self._remembered("artist", misses)
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE {ARTIST_QUEUE} AS
+                    SELECT id, names, {skip} AS skip FROM ({self._artist_candidates()}) c
+                    ORDER BY skip, plays DESC, id""",
+                params,
+            )
+            artists.ids, artists.pending = _one(
+                con, f"SELECT count(*), count(*) FILTER (WHERE NOT skip) FROM {ARTIST_QUEUE}"
+            )
+            artists.remembered = artists.ids - artists.pending
+            self._pending["artists"] = artists.pending
         return Plan(tracks, artists)
 
-    def stream_tracks(self, misses: MissFilter) -> Iterator[list[tuple[str, str | None, str | None]]]:
-        """Chunks of (id, album, artist), album groups contiguous, most-played groups first."""
-        keep, params = self._not_remembered("track", misses)
-        cur = self._con.cursor()  # its own connection: the writer commits on the main one meanwhile
-        try:
-            # Two plain passes (group maxima by GROUP BY, joined back, then ORDER BY) rather than a window
-            # function: DuckDB spills these to disk under the memory limit, and does not spill the window.
-            cur.execute(
-                f"""WITH c AS (SELECT * FROM ({self._track_candidates()}) c WHERE {keep}),
-                         g AS (SELECT album, artist, max(plays) AS top FROM c
-                               WHERE album IS NOT NULL AND artist IS NOT NULL GROUP BY album, artist)
-                    SELECT c.id, c.album, c.artist
-                    FROM c LEFT JOIN g ON g.album = c.album AND g.artist = c.artist
-                    ORDER BY coalesce(g.top, c.plays) DESC, c.album NULLS LAST, c.artist NULLS LAST,
-                             c.plays DESC, c.id""",
-                params,
-            )
-            while rows := cur.fetchmany(_STREAM_CHUNK):
-                yield rows
-        finally:
-            cur.close()
+    def stream_tracks(self) -> Iterator[list[tuple[str, int | None]]]:
+        """Pages of (id, album group key or None) from plan()'s queue: album groups contiguous, most-played
+        groups first."""
+        return self._pages(TRACK_QUEUE, "id, grp", self._pending["tracks"])
 
-    def stream_artists(self, misses: MissFilter) -> Iterator[list[tuple[str, list[str] | None]]]:
-        """Chunks of (id, names recovered for that id), most-played first."""
-        keep, params = self._not_remembered("artist", misses)
-        cur = self._con.cursor()
-        try:
-            cur.execute(
-                f"SELECT id, names FROM ({self._artist_candidates()}) c WHERE {keep} ORDER BY plays DESC, id",
-                params,
-            )
-            while rows := cur.fetchmany(_STREAM_CHUNK):
-                yield rows
-        finally:
-            cur.close()
+    def stream_artists(self) -> Iterator[list[tuple[str, list[str] | None]]]:
+        """Pages of (id, names recovered for that id) from plan()'s queue, most-played first."""
+        return self._pages(ARTIST_QUEUE, "id, names", self._pending["artists"])
+
+    def _pages(self, table: str, columns: str, pending: int) -> Iterator[list[Any]]:
+        # Pending ids come first in the queue, and a TEMP table's rowids are its insertion order.
+        for start in range(0, pending, PAGE_ROWS):
+            yield self._con.execute(
+                f"SELECT {columns} FROM {table} WHERE rowid >= ? AND rowid < ? ORDER BY rowid",
+                [start, min(start + PAGE_ROWS, pending)],
+            ).fetchall()
 
     # -- filling in ------------------------------------------------------------------------------
 
@@ -327,7 +347,7 @@ class Store:
                         SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), $4""",
                     [[k for k, _ in misses], [i for _, i in misses], list(misses.values()), _utcnow()],
                 )
-            if found and self.schema.has_log:
+            if found and self._retrying:
                 con.execute(
                     f"""DELETE FROM {LOG_TABLE} WHERE (kind, spotify_id) IN
                         (SELECT (unnest($1::VARCHAR[]), unnest($2::VARCHAR[])))""",

@@ -8,6 +8,8 @@ from typing import Any
 
 import aiohttp
 
+from backfill.proxy import proxy_for
+
 
 class CredentialsRejected(Exception):
     """The token endpoint refused the client id/secret."""
@@ -25,6 +27,7 @@ class TokenSource:
     def __init__(self, session: aiohttp.ClientSession, token_url: str, client_id: str, client_secret: str) -> None:
         self._session = session
         self._url = token_url
+        self._via = proxy_for(token_url)
         # Basic auth by hand: aiohttp.BasicAuth is deprecated in 3.14 and its replacement is new there.
         pair = f"{client_id}:{client_secret}".encode()
         self._auth_header = {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
@@ -56,7 +59,7 @@ class TokenSource:
                 await asyncio.sleep(0.5 * 2**attempt)
             try:
                 async with self._session.post(
-                    self._url, data={"grant_type": "client_credentials"}, headers=self._auth_header
+                    self._url, data={"grant_type": "client_credentials"}, headers=self._auth_header, **self._via
                 ) as resp:
                     body: Any = await resp.json(content_type=None)
                     status = resp.status

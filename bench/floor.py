@@ -20,16 +20,14 @@ SINGLE_NEEDED = 20.0  # req/s the throughput scenario's server admits
 
 def batch_targets(db: Path) -> list[str]:
     """The tool's batch-mode requests for this history: its own streams, cut into jobs the way its producer does
-    (tracks: exactly 50 ids per job across stream chunks; artists: 50 at a time within each stream chunk)."""
+    (exactly 50 ids per job, across stream pages)."""
     store = Store.open(db, read_only=True)
     try:
-        track_ids = [row[0] for chunk in store.stream_tracks(MissFilter()) for row in chunk]
-        targets = [
-            "/v1/tracks?ids=" + ",".join(track_ids[i : i + BATCH_SIZE]) for i in range(0, len(track_ids), BATCH_SIZE)
-        ]
-        for chunk in store.stream_artists(MissFilter()):
-            for i in range(0, len(chunk), BATCH_SIZE):
-                targets.append("/v1/artists?ids=" + ",".join(a for a, _ in chunk[i : i + BATCH_SIZE]))
+        store.plan(MissFilter())
+        targets: list[str] = []
+        for path, stream in (("/v1/tracks?ids=", store.stream_tracks()), ("/v1/artists?ids=", store.stream_artists())):
+            ids = [row[0] for page in stream for row in page]
+            targets += [path + ",".join(ids[i : i + BATCH_SIZE]) for i in range(0, len(ids), BATCH_SIZE)]
     finally:
         store.close()
     return targets
@@ -82,8 +80,9 @@ def run(ctx: Context) -> None:
     world, pristine = ctx.world(specs[0])
     store = Store.open(pristine, read_only=True)
     try:
-        ids = [row[0] for chunk in store.stream_tracks(MissFilter()) for row in chunk]
-        artist_ids = [row[0] for chunk in store.stream_artists(MissFilter()) for row in chunk]
+        store.plan(MissFilter())
+        ids = [row[0] for page in store.stream_tracks() for row in page]
+        artist_ids = [row[0] for page in store.stream_artists() for row in page]
     finally:
         store.close()
     n = 1_000 if ctx.quick else 6_000

@@ -17,15 +17,16 @@ TARGET = 100_000  # rows per second
 def outcomes(store: Store, world: World) -> list[Outcome]:
     """One outcome per pending id, as a correct run would produce them (from the world's known answers)."""
     result: list[Outcome] = []
-    for chunk in store.stream_tracks(MissFilter()):
-        for track_id, _album, _artist in chunk:
+    store.plan(MissFilter())
+    for page in store.stream_tracks():
+        for track_id, _group in page:
             if track_id in world.expected_track_url:
                 url = world.expected_track_url[track_id]
                 result.append(Outcome("tracks", track_id, "updated" if url else "no_image", url))
             else:
                 result.append(Outcome("tracks", track_id, "not_found"))
-    for chunk in store.stream_artists(MissFilter()):
-        for artist_id, names in chunk:
+    for page in store.stream_artists():
+        for artist_id, names in page:
             if artist_id in world.expected_artist_url:
                 url = world.expected_artist_url[artist_id]
                 status = "updated" if url else "no_image"

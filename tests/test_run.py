@@ -195,3 +195,26 @@ def test_batch_access_withdrawn_mid_run_goes_single_without_losing_items(
     assert any(r.endpoint == "tracks" and r.status == 403 for r in emulator.api())
     assert any(r.endpoint == "track" for r in emulator.api())
     check_images(db_path, world, complete=True)
+
+
+def test_requests_go_through_the_proxy_the_environment_names(
+    cli, db_path: Path, emulator: Emulator, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP(S)_PROXY is honoured: the Spotify hosts here do not resolve, only the proxy (the emulator) answers."""
+    base = emulator.api_url.removesuffix("/v1")
+    monkeypatch.setenv("HTTP_PROXY", base)
+    monkeypatch.setenv("SPOTIFY_API_URL", "http://api.spotify.invalid/v1")
+    monkeypatch.setenv("SPOTIFY_TOKEN_URL", "http://accounts.spotify.invalid/api/token")
+    result = cli("run", "--db", db_path, *FAST, "--json")
+    assert result.code == 0, result.err
+    check_images(db_path, world, complete=True)
+
+
+def test_no_proxy_hosts_are_reached_directly(
+    cli, db_path: Path, emulator: Emulator, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    result = cli("run", "--db", db_path, *FAST, "--json")
+    assert result.code == 0, result.err
+    check_images(db_path, world, complete=True)
