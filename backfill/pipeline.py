@@ -1,6 +1,7 @@
 """Producer → workers → writer.
 
-- The producer streams pending ids from DuckDB into a bounded job queue (memory does not grow with the table).
+- The producer reads pending ids from the store's queue, page by page, into a bounded job queue (memory does
+  not grow with the table).
 - Workers turn jobs into Spotify requests through the client (which paces them and owns the Retry-After gate)
   and put one Outcome per id on a bounded result queue.
 - One writer drains the results and applies them in transactions of many rows, at least every second.

@@ -153,8 +153,7 @@ def run(ctx: Context) -> None:
         f"{ctx.options.get('predecessor_pause', 1.0):g} s pause (the guide's 1 artist/s), writing row by row. Each of "
         "the four runs has its own emulator (own rolling window) and its own copy of the history; "
         + ("they ran one after another." if serial else "they ran at the same time (all four are wait-bound).")
-        + " The emulator is given a trailing-slash shim: spotipy calls `/v1/tracks/?ids=`, which Spotify accepts "
-        "but the emulator answers with 400."
+        + " spotipy calls `/v1/tracks/?ids=` (a trailing slash), which Spotify and the emulator both accept."
     )
 
 
