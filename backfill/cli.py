@@ -9,8 +9,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import duckdb
 
@@ -54,29 +53,23 @@ class UsageError(Exception):
     pass
 
 
-def _positive(kind: type[float] | type[int]) -> Any:
+def _number(kind: type[float] | type[int], *, zero_ok: bool = False) -> Callable[[str], float | int]:
+    """An argparse type: a finite number > 0; with zero_ok, any number >= 0 (infinity included)."""
+
     def parse(text: str) -> float | int:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not (value > 0 and math.isfinite(value)):
+        if math.isnan(value):
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+        if zero_ok and value < 0:
+            raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+        if not zero_ok and not (value > 0 and math.isfinite(value)):
             raise argparse.ArgumentTypeError(f"must be a number greater than 0: {text!r}")
         return value
 
     return parse
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if math.isnan(value):
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
-    return value
 
 
 def _db_option(parser: argparse.ArgumentParser) -> None:
@@ -108,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", choices=("tracks", "artists"), help="fetch one kind only")
     run.add_argument(
         "--rate",
-        type=_positive(float),
+        type=_number(float),
         default=DEFAULT_RATE,
         metavar="R",
         help=f"at most R requests per second, evenly paced (default {DEFAULT_RATE:g}: Spotify allows an "
@@ -116,14 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--concurrency",
-        type=_positive(int),
+        type=_number(int),
         default=DEFAULT_CONCURRENCY,
         metavar="N",
         help=f"at most N requests in flight (default {DEFAULT_CONCURRENCY})",
     )
     run.add_argument(
         "--max-wait",
-        type=_non_negative,
+        type=_number(float, zero_ok=True),
         default=DEFAULT_MAX_WAIT,
         metavar="SECONDS",
         help="the longest Retry-After worth sleeping through; a longer one (e.g. the daily quota) stops the "
@@ -149,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--recheck-after",
-        type=_non_negative,
+        type=_number(float, zero_ok=True),
         metavar="DAYS",
         help="ask again for remembered misses checked more than DAYS days ago",
     )
@@ -175,11 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     demo.add_argument("--db", metavar="PATH", default="data/demo.duckdb", help="where to write the sample")
-    demo.add_argument("--tracks", type=_positive(int), default=1500, help="tracks in the sample (default 1500)")
-    demo.add_argument("--artists", type=_positive(int), default=400, help="artists in the sample (default 400)")
-    demo.add_argument("--plays", type=_positive(int), default=4000, help="plays in the sample (default 4000)")
+    demo.add_argument("--tracks", type=_number(int), default=1500, help="tracks in the sample (default 1500)")
+    demo.add_argument("--artists", type=_number(int), default=400, help="artists in the sample (default 400)")
+    demo.add_argument("--plays", type=_number(int), default=4000, help="plays in the sample (default 4000)")
     demo.add_argument("--batch", action="store_true", help="emulate an Extended Quota app (batch endpoints allowed)")
-    demo.add_argument("--rate", type=_positive(float), default=40.0, help="requests per second (default 40)")
+    demo.add_argument("--rate", type=_number(float), default=40.0, help="requests per second (default 40)")
     return parser
 
 
