@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import pytest
 
 from backfill.catalog import Image
 from backfill.sample import SampleSpec, World, build_catalog, build_world, main, preferred_image, write_history
+from tests.conftest import table as rows  # `table` is a local name in several tests here
 
 SPEC = SampleSpec(seed=5, tracks=1500, artists=300)
 ID = re.compile(r"[0-9A-Za-z]{22}")
@@ -29,14 +28,6 @@ def db(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sample") / "history.duckdb"
     write_history(world, path)
     return path
-
-
-def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def nearest_300(images: list[Image]) -> str | None:
