@@ -308,7 +308,8 @@ class Store:
             log_kind = "track" if o.kind == "tracks" else "artist"
             if o.status == "updated" and o.url:
                 (track_urls if o.kind == "tracks" else artist_urls)[o.id] = o.url
-                found[(log_kind, o.id)] = None
+                if self._retrying:  # otherwise no fetched id can have a log entry to clear
+                    found[(log_kind, o.id)] = None
             elif o.status in _REMEMBERED:
                 misses[(log_kind, o.id)] = o.status
             if o.status in ("updated", "no_image"):
@@ -347,7 +348,7 @@ class Store:
                         SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), $4""",
                     [[k for k, _ in misses], [i for _, i in misses], list(misses.values()), _utcnow()],
                 )
-            if found and self._retrying:
+            if found:
                 con.execute(
                     f"""DELETE FROM {LOG_TABLE} WHERE (kind, spotify_id) IN
                         (SELECT (unnest($1::VARCHAR[]), unnest($2::VARCHAR[])))""",
