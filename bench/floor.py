@@ -18,18 +18,25 @@ SHARE_TARGET = 0.5  # the emulator's floor should be well under the tool's time 
 SINGLE_NEEDED = 20.0  # req/s the throughput scenario's server admits
 
 
-def batch_targets(db: Path) -> list[str]:
-    """The tool's batch-mode requests for this history: its own streams, cut into jobs the way its producer does
-    (exactly 50 ids per job, across stream pages)."""
+def pending_ids(db: Path) -> tuple[list[str], list[str]]:
+    """(track ids, artist ids) the tool would fetch for this history, in its own order (its plan's queues)."""
     store = Store.open(db, read_only=True)
     try:
         store.plan(MissFilter())
-        targets: list[str] = []
-        for path, stream in (("/v1/tracks?ids=", store.stream_tracks()), ("/v1/artists?ids=", store.stream_artists())):
-            ids = [row[0] for page in stream for row in page]
-            targets += [path + ",".join(ids[i : i + BATCH_SIZE]) for i in range(0, len(ids), BATCH_SIZE)]
+        return (
+            [row[0] for page in store.stream_tracks() for row in page],
+            [row[0] for page in store.stream_artists() for row in page],
+        )
     finally:
         store.close()
+
+
+def batch_targets(db: Path) -> list[str]:
+    """The tool's batch-mode requests for this history, cut into jobs the way its producer does (exactly 50 ids
+    per job, across stream pages)."""
+    targets: list[str] = []
+    for path, ids in zip(("/v1/tracks?ids=", "/v1/artists?ids="), pending_ids(db), strict=True):
+        targets += [path + ",".join(ids[i : i + BATCH_SIZE]) for i in range(0, len(ids), BATCH_SIZE)]
     return targets
 
 
@@ -78,13 +85,7 @@ def run(ctx: Context) -> None:
 
     # Development Mode's single-item calls: how many per second can the emulator serve at all?
     world, pristine = ctx.world(specs[0])
-    store = Store.open(pristine, read_only=True)
-    try:
-        store.plan(MissFilter())
-        ids = [row[0] for page in store.stream_tracks() for row in page]
-        artist_ids = [row[0] for page in store.stream_artists() for row in page]
-    finally:
-        store.close()
+    ids, artist_ids = pending_ids(pristine)
     n = 1_000 if ctx.quick else 6_000
     singles = [f"/v1/tracks/{i}" for i in ids[: n * 3 // 4]] + [f"/v1/artists/{a}" for a in artist_ids[: n // 4]]
     say(f"floor: bare client, {len(singles):,} single-item requests (Development Mode)")
