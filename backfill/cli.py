@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "verify":
             return cmd_verify(args)
         if args.command == "demo":
-            from backfill.demo import run_demo
+            from backfill.emulator.demo import run_demo
 
             return run_demo(args)
         return cmd_run(args)

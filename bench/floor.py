@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backfill.sample import SampleSpec, World
+from backfill.emulator.sample import SampleSpec, World
 from backfill.spotify import BATCH_SIZE
 from backfill.store import MissFilter, Store
 from bench import scale

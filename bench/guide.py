@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from backfill.sample import TRACK_PREFIX, SampleSpec, World
+from backfill.emulator.sample import TRACK_PREFIX, SampleSpec, World
 from bench.common import (
     CLIENT_ID,
     CLIENT_SECRET,

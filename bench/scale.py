@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from backfill.sample import SampleSpec
+from backfill.emulator.sample import SampleSpec
 from bench.common import Context, mb, run_backfill, say, serve, statuses
 
 SEED = 3

@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Sequence
 
 from backfill.emulator import Received
-from backfill.sample import SampleSpec
+from backfill.emulator.sample import SampleSpec
 from bench.common import USEFUL, Context, run_backfill, say, serve, statuses
 
 RATE = 18.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from backfill.sample import World
+from backfill.emulator.sample import World
 from tests.conftest import table
 
 TRACK_PREFIX = "spotify:track:"

@@ -15,7 +15,7 @@ import pytest
 
 from backfill.cli import main
 from backfill.emulator import Emulator, EmulatorConfig
-from backfill.sample import SampleSpec, World, build_world, write_history
+from backfill.emulator.sample import SampleSpec, World, build_world, write_history
 
 CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "test-client-secret-do-not-print"

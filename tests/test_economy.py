@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from backfill.emulator import Emulator, Received
-from backfill.sample import SampleSpec, World, build_world, preferred_image, write_history
+from backfill.emulator.sample import SampleSpec, World, build_world, preferred_image, write_history
 from tests.checks import check_images, track_id, valid_id
 from tests.conftest import FAST, SMALL, digest, serving, table
 

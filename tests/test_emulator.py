@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from backfill.catalog import Album, Artist, Catalog, Image, Track
 from backfill.emulator import Emulator, EmulatorConfig
+from backfill.emulator.catalog import Album, Artist, Catalog, Image, Track
 
 
 def sid(prefix: str, n: int = 0) -> str:
@@ -328,7 +328,7 @@ def test_running_in_thread_serves_sync_clients(threaded: Emulator) -> None:
 
 
 def test_cli_prints_its_address() -> None:
-    pytest.importorskip("backfill.sample")
+    pytest.importorskip("backfill.emulator.sample")
     proc = subprocess.Popen(
         [sys.executable, "-m", "backfill.emulator", "--port", "0", "--tracks", "20", "--artists", "5"],
         stdout=subprocess.PIPE,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from backfill.config import load_settings
 from backfill.emulator import Emulator
+from backfill.emulator.sample import World
 from backfill.runner import RunConfig, execute, make_plan
-from backfill.sample import World
 from backfill.spotify import ClientOptions
 from tests.checks import check_images
 from tests.conftest import FAST

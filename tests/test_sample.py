@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from backfill.catalog import Image
-from backfill.sample import SampleSpec, World, build_catalog, build_world, main, preferred_image, write_history
+from backfill.emulator.catalog import Image
+from backfill.emulator.sample import SampleSpec, World, build_catalog, build_world, main, preferred_image, write_history
 from tests.conftest import table as rows  # `table` is a local name in several tests here
 
 SPEC = SampleSpec(seed=5, tracks=1500, artists=300)

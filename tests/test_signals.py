@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from backfill.emulator import Emulator
-from backfill.sample import World
+from backfill.emulator.sample import World
 from tests.checks import check_images
 
 

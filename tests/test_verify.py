@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from backfill.emulator import Emulator
-from backfill.sample import World
+from backfill.emulator.sample import World
 from tests.checks import track_id, valid_id
 from tests.conftest import FAST, digest, table
 

@@ -6,7 +6,7 @@ no longer knows, local files and episodes, malformed URIs, albums released twice
 than one 50-track page, artist names without an id (recoverable from `tracks` or not), names sharing an id,
 and rows whose image was filled before (and must never change). `World` records the right answer for all of it.
 
-    python -m backfill.sample data/sample.duckdb --tracks 125000 --artists 3000
+    python -m backfill.emulator.sample data/sample.duckdb --tracks 125000 --artists 3000
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-from backfill.catalog import Album, Artist, Catalog, Image, Track
+from backfill.emulator.catalog import Album, Artist, Catalog, Image, Track
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 TRACK_PREFIX = "spotify:track:"
@@ -353,7 +353,7 @@ class _CatalogBuilder:
     """Artists, then albums until the history's share of their tracks reaches n_tracks."""
 
     def __init__(self, seed: int, n_tracks: int, n_artists: int) -> None:
-        self.rng = random.Random(f"backfill.sample:{seed}:catalog")
+        self.rng = random.Random(f"backfill.emulator.sample:{seed}:catalog")
         self.draw = _Draw(self.rng)
         self.n_tracks = n_tracks
         self.n_artists = n_artists
@@ -528,7 +528,7 @@ def build_world(spec: SampleSpec) -> World:
 
 def _build_world(spec: SampleSpec) -> World:
     catalog, plan = _CatalogBuilder(spec.seed, spec.tracks, spec.artists).build()
-    rng = random.Random(f"backfill.sample:{spec.seed}:history")
+    rng = random.Random(f"backfill.emulator.sample:{spec.seed}:history")
     draw = _Draw(rng)
 
     n_odd = _count(spec.tracks, spec.odd, 6, when=100)
@@ -1031,7 +1031,7 @@ def _write(con: duckdb.DuckDBPyConnection, world: World) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m backfill.sample", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m backfill.emulator.sample", description=__doc__.splitlines()[0])
     defaults = SampleSpec()
     parser.add_argument("path", help="the DuckDB file to create")
     parser.add_argument("--seed", type=int, default=defaults.seed)

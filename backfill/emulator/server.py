@@ -10,38 +10,31 @@ Run alone with `python -m backfill.emulator --port N` (see `main`).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import binascii
 import contextlib
-import json
 import math
 import random
 import re
 import secrets
-import signal
-import sys
 import threading
 import time
-import zlib
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring as _q  # JSON string literal, C-accelerated
 from typing import Any, Final
 
 from aiohttp import web
 
-from backfill.catalog import Album, Artist, Catalog, Image, Track
+from backfill.emulator.catalog import Catalog
+from backfill.emulator.render import Renderer, dumps
 
 # Deliberately not shared with backfill.ids: the emulator is the other side of the wire, and a bug in
 # the client's notion of an id should not be mirrored here.
 _ID_RE: Final = re.compile(r"[0-9A-Za-z]{22}")
 _JSON: Final = "application/json"
 _MAX_IDS: Final = {"tracks": 50, "artists": 50, "albums": 20}
-_PAGE: Final = 50  # tracks embedded in a full album object
-_MARKETS: Final = ("DE", "FR", "GB", "SE", "US")  # a token list: the real one has ~185 codes
 _FAULTS: Final = (500, 502, 503, 504)
 _MESSAGES: Final = {
     400: "Bad request",
@@ -103,31 +96,14 @@ class _Answer:
     in_penalty: bool = False
 
 
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def _error(status: int, message: str | None = None, **extra: Any) -> _Answer:
     body = {"error": {"status": status, "message": message or _MESSAGES.get(status, "Error"), **extra}}
     headers = dict(_WWW_AUTH) if status == 401 else {}
-    return _Answer(status, _dumps(body), headers)
+    return _Answer(status, dumps(body), headers)
 
 
 def _oauth_error(error: str, description: str) -> _Answer:
-    return _Answer(400, _dumps({"error": error, "error_description": description}))
-
-
-def _images(images: Sequence[Image]) -> list[dict[str, Any]]:
-    return [{"url": i.url, "height": i.height, "width": i.width} for i in images]
-
-
-def _precision(date: str) -> str:
-    return {4: "year", 7: "month"}.get(len(date), "day")
-
-
-def _isrc(track_id: str) -> str:
-    # Stable across runs (unlike hash()), 12 characters like a real ISRC.
-    return f"QZEMU{zlib.crc32(track_id.encode()) % 10**7:07d}"
+    return _Answer(400, dumps({"error": error, "error_description": description}))
 
 
 def _classify(path: str) -> tuple[str, str | None]:
@@ -147,150 +123,6 @@ def _classify(path: str) -> tuple[str, str | None]:
     if len(parts) == 5 and kind == "albums" and parts[4] == "tracks":
         return "album_tracks", parts[3]
     return "other", None
-
-
-class _Renderer:
-    """Turns catalog objects into Web API JSON bytes for one base URL and one dev_mode.
-
-    Memory is the constraint at a million tracks (a cached track is ~2 KB), so only the small shared parts
-    are cached: simplified artists and albums, which every track embeds, and full artists. Tracks and
-    album pages are spliced from those with string templates on each request (a few microseconds).
-    Catalog objects are assumed not to change once served; `Emulator.invalidate_cache` forgets the bytes.
-    """
-
-    def __init__(self, catalog: Catalog, base: str, dev: bool) -> None:
-        self.catalog = catalog
-        self.api = base + "/v1"
-        self.dev = dev
-        self.markets = "" if dev else ',"available_markets":' + json.dumps(list(_MARKETS), separators=(",", ":"))
-        self.simple_albums: dict[str, bytes] = {}
-        self.artists: dict[str, bytes] = {}
-        self.simple_artists: dict[str, bytes] = {}
-
-    def _common(self, kind: str, id_: str) -> dict[str, Any]:
-        return {
-            "external_urls": {"spotify": f"https://open.spotify.com/{kind}/{id_}"},
-            "href": f"{self.api}/{kind}s/{id_}",
-            "id": id_,
-        }
-
-    def simple_artist(self, artist_id: str) -> bytes:
-        cached = self.simple_artists.get(artist_id)
-        if cached is None:
-            artist = self.catalog.artists.get(artist_id)
-            obj = self._common("artist", artist_id)
-            obj |= {"name": artist.name if artist else "", "type": "artist", "uri": f"spotify:artist:{artist_id}"}
-            cached = self.simple_artists[artist_id] = _dumps(obj)
-        return cached
-
-    def _artist_list(self, artist_ids: Sequence[str]) -> bytes:
-        return b"[" + b",".join([self.simple_artist(a) for a in artist_ids]) + b"]"
-
-    def artist(self, artist: Artist) -> bytes:
-        cached = self.artists.get(artist.id)
-        if cached is None:
-            obj = self._common("artist", artist.id)
-            if not self.dev:
-                obj["followers"] = {"href": None, "total": artist.followers}
-            obj |= {"genres": artist.genres, "images": _images(artist.images), "name": artist.name}
-            if not self.dev:
-                obj["popularity"] = artist.popularity
-            obj |= {"type": "artist", "uri": f"spotify:artist:{artist.id}"}
-            cached = self.artists[artist.id] = _dumps(obj)
-        return cached
-
-    def _album_fields(self, album: Album) -> dict[str, Any]:
-        obj: dict[str, Any] = {"album_type": album.album_type, "total_tracks": len(album.track_ids)}
-        if not self.dev:
-            obj["available_markets"] = list(_MARKETS)
-        obj |= self._common("album", album.id)
-        obj |= {
-            "images": _images(album.images),
-            "name": album.name,
-            "release_date": album.release_date,
-            "release_date_precision": _precision(album.release_date),
-            "type": "album",
-            "uri": f"spotify:album:{album.id}",
-        }
-        return obj
-
-    def simple_album(self, album_id: str) -> bytes:
-        cached = self.simple_albums.get(album_id)
-        if cached is None:
-            album = self.catalog.albums.get(album_id) or Album(id=album_id, name="", artist_ids=[])
-            head = _dumps(self._album_fields(album))
-            cached = head[:-1] + b',"artists":' + self._artist_list(album.artist_ids) + b"}"
-            self.simple_albums[album_id] = cached
-        return cached
-
-    def _track_body(self, t: Track, full: bool) -> bytes:
-        """The fields after `artists`, in the API's (alphabetical) order, from a template."""
-        tid = t.id
-        extra = full and not self.dev
-        return (
-            f"{self.markets},"
-            f'"disc_number":{t.disc_number},"duration_ms":{t.duration_ms},'
-            f'"explicit":{"true" if t.explicit else "false"},'
-            + (f'"external_ids":{{"isrc":"{_isrc(tid)}"}},' if extra else "")
-            + f'"external_urls":{{"spotify":{_q("https://open.spotify.com/track/" + tid)}}},'
-            f'"href":{_q(f"{self.api}/tracks/{tid}")},"id":{_q(tid)},"is_local":false,"name":{_q(t.name)},'
-            + (f'"popularity":{t.popularity},' if extra else "")
-            + f'"preview_url":null,"track_number":{t.track_number},"type":"track","uri":{_q("spotify:track:" + tid)}}}'
-        ).encode()
-
-    def track(self, t: Track) -> bytes:
-        return b"".join(
-            (
-                b'{"album":',
-                self.simple_album(t.album_id),
-                b',"artists":',
-                self._artist_list(t.artist_ids),
-                self._track_body(t, full=True),
-            )
-        )
-
-    def simple_track(self, t: Track) -> bytes:
-        return b'{"artists":' + self._artist_list(t.artist_ids) + self._track_body(t, full=False)
-
-    def album_tracks(self, album: Album, offset: int, limit: int) -> bytes:
-        """A paging object of simplified tracks, with absolute next/previous links."""
-        total = len(album.track_ids)
-        url = f"{self.api}/albums/{album.id}/tracks?offset={{}}&limit={limit}"
-        page = {
-            "href": url.format(offset),
-            "limit": limit,
-            "next": url.format(offset + limit) if offset + limit < total else None,
-            "offset": offset,
-            "previous": url.format(max(0, offset - limit)) if offset > 0 else None,
-            "total": total,
-        }
-        tracks = self.catalog.tracks
-        items = [self.simple_track(tracks[i]) for i in album.track_ids[offset : offset + limit] if i in tracks]
-        return _dumps(page)[:-1] + b',"items":[' + b",".join(items) + b"]}"
-
-    def album(self, album: Album) -> bytes:
-        obj = self._album_fields(album)
-        year = album.release_date[:4]
-        obj |= {
-            "copyrights": [
-                {"text": f"(C) {year} Emulator Records", "type": "C"},
-                {"text": f"(P) {year} Emulator Records", "type": "P"},
-            ],
-            "genres": [],
-        }
-        if not self.dev:
-            tracks = self.catalog.tracks
-            obj["external_ids"] = {"upc": f"{zlib.crc32(album.id.encode()):012d}"}
-            obj["label"] = "Emulator Records"
-            obj["popularity"] = max((tracks[i].popularity for i in album.track_ids if i in tracks), default=0)
-        return (
-            _dumps(obj)[:-1]
-            + b',"artists":'
-            + self._artist_list(album.artist_ids)
-            + b',"tracks":'
-            + self.album_tracks(album, 0, _PAGE)
-            + b"}"
-        )
 
 
 class Emulator:
@@ -314,7 +146,7 @@ class Emulator:
         self._answered = 0  # API requests counted against the quota
         self._injected: deque[tuple[Outcome, str | None]] = deque()
         self._inject_lock = threading.Lock()  # inject() may be called from a test thread
-        self._renderers: dict[bool, _Renderer] = {}
+        self._renderers: dict[bool, Renderer] = {}
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -413,7 +245,7 @@ class Emulator:
 
     async def _token(self, request: web.Request, now: float) -> _Answer:
         if request.method != "POST":
-            return _Answer(405, _dumps({"error": "method_not_allowed"}))
+            return _Answer(405, dumps({"error": "method_not_allowed"}))
         form = await request.post()
         grant = form.get("grant_type")
         if grant != "client_credentials":
@@ -433,7 +265,7 @@ class Emulator:
         token = "BQ" + secrets.token_urlsafe(80)  # opaque, roughly the length of a real one
         self._tokens[token] = (self._token_serial, now + config.token_ttl)
         body = {"access_token": token, "token_type": "Bearer", "expires_in": config.token_ttl}
-        return _Answer(200, _dumps(body))
+        return _Answer(200, dumps(body))
 
     def _forced(self, endpoint: str) -> Outcome | None:
         if not self._injected:
@@ -516,13 +348,13 @@ class Emulator:
         issued = self._tokens.get(token)
         return issued is not None and issued[0] > self._token_floor and now < issued[1]
 
-    def _renderer(self, request: web.Request) -> _Renderer:
+    def _renderer(self, request: web.Request) -> Renderer:
         dev = self.config.dev_mode
         renderer = self._renderers.get(dev)
         if renderer is None:
             # Outside start() (e.g. under aiohttp's test client) the base URL comes from the request.
             base = self.base_url or f"{request.scheme}://{request.host}"
-            renderer = self._renderers[dev] = _Renderer(self.catalog, base, dev)
+            renderer = self._renderers[dev] = Renderer(self.catalog, base, dev)
         return renderer
 
     def _route(self, request: web.Request, endpoint: str, path_id: str | None, ids: tuple[str, ...]) -> _Answer:
@@ -662,66 +494,3 @@ def _int_param(request: web.Request, name: str, default: int) -> int | None:
         return int(raw)
     except ValueError:
         return None
-
-
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m backfill.emulator", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--dev-mode", action="store_true")
-    parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--latency-jitter", type=float, default=0.0)
-    parser.add_argument("--rate-limit", type=int, default=None)
-    parser.add_argument("--rate-window", type=float, default=30.0)
-    parser.add_argument("--quota", type=int, default=None)
-    parser.add_argument("--error-rate", type=float, default=0.0)
-    parser.add_argument("--drop-rate", type=float, default=0.0)
-    parser.add_argument("--token-ttl", type=int, default=3600)
-    parser.add_argument("--client-id", default=EmulatorConfig.client_id)
-    parser.add_argument("--client-secret", default=EmulatorConfig.client_secret)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tracks", type=int, default=None, help="catalog size (default: the sample's)")
-    parser.add_argument("--artists", type=int, default=None, help="catalog size (default: the sample's)")
-    return parser.parse_args(argv)
-
-
-async def _serve(emulator: Emulator, host: str, port: int) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await emulator.start(host, port)
-    print(f"emulator listening on {emulator.base_url}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await emulator.close()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse_args(argv)
-    # Imported here: the sample generator is only needed when running standalone.
-    from backfill.sample import SampleSpec, build_catalog
-
-    sizes = {name: value for name in ("tracks", "artists") if (value := getattr(args, name)) is not None}
-    catalog = build_catalog(SampleSpec(seed=args.seed, **sizes))
-    config = EmulatorConfig(
-        client_id=args.client_id,
-        client_secret=args.client_secret,
-        dev_mode=args.dev_mode,
-        latency=args.latency,
-        latency_jitter=args.latency_jitter,
-        rate_limit=args.rate_limit,
-        rate_window=args.rate_window,
-        quota=args.quota,
-        error_rate=args.error_rate,
-        drop_rate=args.drop_rate,
-        token_ttl=args.token_ttl,
-        seed=args.seed,
-    )
-    asyncio.run(_serve(Emulator(catalog, config), args.host, args.port))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from backfill.sample import SampleSpec, build_world, write_history
+from backfill.emulator.sample import SampleSpec, build_world, write_history
 
 DEMO_SEED = 7
 _CLIENT_ID = "demo-client-id"
