@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import math
 import signal
@@ -18,7 +19,8 @@ from backfill.config import ConfigError, load_settings
 from backfill.pipeline import Pipeline
 from backfill.report import Bars, dry_run_json, dry_run_text, run_json, run_text, verify_json, verify_text
 from backfill.runner import RunConfig, SetupError, execute, make_plan
-from backfill.spotify import ClientOptions
+from backfill.sources.http import ClientOptions
+from backfill.sources.oembed import DEFAULT_OEMBED_RATE
 from backfill.store import MissFilter, Plan, Store, StoreError
 from backfill.token import CredentialsRejected
 
@@ -43,10 +45,11 @@ exit codes:
 
 ENVIRONMENT = """\
 environment (also read from ./.env; the real environment wins):
-  SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET   app credentials (needed by `run`, not by `verify`)
+  SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET   app credentials (optional: without them, `run` uses oEmbed)
   BACKFILL_DB         database file (default data/spotify.duckdb); --db overrides it
   SPOTIFY_API_URL     default https://api.spotify.com/v1
-  SPOTIFY_TOKEN_URL   default https://accounts.spotify.com/api/token"""
+  SPOTIFY_TOKEN_URL   default https://accounts.spotify.com/api/token
+  SPOTIFY_OEMBED_URL  default https://open.spotify.com/oembed"""
 
 
 class UsageError(Exception):
@@ -106,6 +109,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="R",
         help=f"at most R requests per second, evenly paced (default {DEFAULT_RATE:g}: Spotify allows an "
         "unpublished number per rolling 30 s; this stays well under it)",
+    )
+    run.add_argument(
+        "--source",
+        choices=("auto", "api", "oembed"),
+        default="auto",
+        help="where images come from. auto (default): without credentials oEmbed; with them the Web API's "
+        "batch endpoints where the app may use them, else oEmbed, with single Web API calls for what oEmbed "
+        "cannot answer. api: the Web API only. oembed: oEmbed only (no credentials, no Web API quota)",
+    )
+    run.add_argument(
+        "--oembed-rate",
+        type=_number(float),
+        default=DEFAULT_OEMBED_RATE,
+        metavar="R",
+        help=f"at most R oEmbed requests per second (default {DEFAULT_OEMBED_RATE:g}); lowered automatically "
+        "on 429s and raised back after a run of successes",
     )
     run.add_argument(
         "--concurrency",
@@ -224,21 +243,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args.db)
     kinds: tuple[str, ...] = (args.only,) if args.only else ("tracks", "artists")
+    options = ClientOptions(
+        rate=args.rate, concurrency=args.concurrency, max_wait=args.max_wait, max_retries=args.retries
+    )
     config = RunConfig(
         settings,
         kinds,
         MissFilter(args.retry_misses, args.recheck_after),
-        ClientOptions(rate=args.rate, concurrency=args.concurrency, max_wait=args.max_wait, max_retries=args.retries),
+        options,
+        source=args.source,
+        oembed=dataclasses.replace(options, rate=args.oembed_rate),
     )
-    if not args.dry_run:
-        settings.require_credentials()
+    use_api, use_oembed = config.sources(check=not args.dry_run)  # a missing credential: an error before anything
     # Read-only first: every check passes before anything can be written.
     plan = make_plan(config)
     if args.dry_run:
         if args.json:
-            print(json.dumps(dry_run_json(plan, kinds, args.rate), indent=2))
+            print(json.dumps(dry_run_json(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate), indent=2))
         else:
-            print(dry_run_text(plan, kinds, args.rate))
+            print(dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate))
         return EXIT_OK
     return asyncio.run(_run(config, plan, as_json=args.json))
 

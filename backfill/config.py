@@ -12,6 +12,7 @@ from dotenv import dotenv_values
 DEFAULT_DB = "data/spotify.duckdb"
 DEFAULT_API_URL = "https://api.spotify.com/v1"
 DEFAULT_TOKEN_URL = "https://accounts.spotify.com/api/token"
+DEFAULT_OEMBED_URL = "https://open.spotify.com/oembed"
 
 
 class ConfigError(Exception):
@@ -25,6 +26,12 @@ class Settings:
     db_path: Path
     api_url: str
     token_url: str
+    oembed_url: str = DEFAULT_OEMBED_URL
+
+    @property
+    def has_credentials(self) -> bool:
+        """Either credential set: the user means to use the Web API (a missing other one is then an error)."""
+        return bool(self.client_id or self.client_secret)
 
     def require_credentials(self) -> tuple[str, str]:
         missing = [
@@ -60,4 +67,5 @@ def load_settings(
         db_path=Path(db if db is not None else get("BACKFILL_DB", DEFAULT_DB) or DEFAULT_DB),
         api_url=(get("SPOTIFY_API_URL", DEFAULT_API_URL) or DEFAULT_API_URL).rstrip("/"),
         token_url=get("SPOTIFY_TOKEN_URL", DEFAULT_TOKEN_URL) or DEFAULT_TOKEN_URL,
+        oembed_url=get("SPOTIFY_OEMBED_URL", DEFAULT_OEMBED_URL) or DEFAULT_OEMBED_URL,
     )

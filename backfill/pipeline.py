@@ -12,7 +12,6 @@ commit what was already fetched.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,9 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
-from backfill.images import choose_image
-from backfill.spotify import ALBUM_PAGE, BATCH_SIZE, Json, RateLimited, RequestFailed, SpotifyClient
-from backfill.store import Outcome, Plan, Status, Store
+from backfill.fetching import ArtistJob, Fetcher, TrackJob
+from backfill.sources.answers import Answer
+from backfill.sources.api import BATCH_SIZE, SpotifyClient
+from backfill.sources.http import Kind, RateLimited
+from backfill.sources.oembed import OEmbedClient
+from backfill.store import Outcome, Plan, Store
+from backfill.watchdog import Watchdog
 
 T = TypeVar("T")
 Stopped = Literal["rate_limited", "interrupted", "error"]
@@ -38,6 +41,8 @@ RESULTS_QUEUED = 10_000
 
 class Progress(Protocol):
     def advance(self, kind: str, n: int) -> None: ...
+
+    def waiting(self, seconds: float, reason: str) -> None: ...
 
     def close(self) -> None: ...
 
@@ -59,23 +64,22 @@ class KindStats:
 @dataclass
 class RunResult:
     stats: dict[str, KindStats]
-    requests: Counter[str] = field(default_factory=Counter)
+    requests: dict[str, Counter[str]] = field(default_factory=dict)  # source → kind → requests sent
+    served: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, source) → items answered
     stopped: Stopped | None = None
     resume_after: datetime | None = None
     quota: bool = False
+    rate_limited_by: str | None = None  # the source whose wait stopped the run
     error: BaseException | None = None
+    diagnosis: str = ""  # what the not-found and failed answers had in common
+    unremembered: int = 0  # "not found" answers not remembered, since nothing else worked either
 
+    def requests_of(self, kind: str) -> int:
+        return sum(per_kind.get(kind, 0) for per_kind in self.requests.values())
 
-@dataclass(frozen=True, slots=True)
-class TrackJob:
-    groups: list[list[str]]  # album groups (most-played track first); at most BATCH_SIZE ids in all
-    probe: bool = False  # the first batch call of the run: on 403 the producer queues these ids again
-
-
-@dataclass(frozen=True, slots=True)
-class ArtistJob:
-    items: list[tuple[str, tuple[str, ...]]]  # (id, names whose id was recovered)
-    probe: bool = False
+    @property
+    def total_requests(self) -> int:
+        return sum(sum(per_kind.values()) for per_kind in self.requests.values())
 
 
 _DONE: Any = object()
@@ -85,15 +89,17 @@ class Pipeline:
     def __init__(
         self,
         store: Store,
-        client: SpotifyClient,
         plan: Plan,
         *,
+        api: SpotifyClient | None = None,
+        oembed: OEmbedClient | None = None,
         kinds: tuple[str, ...] = ("tracks", "artists"),
         workers: int = 8,
         progress: Progress | None = None,
     ) -> None:
         self._store = store
-        self._client = client
+        self._fetch = Fetcher(api, oembed, self._emit)
+        self._watch = Watchdog()
         self._kinds = kinds
         self._workers = workers
         self._progress = progress
@@ -107,7 +113,8 @@ class Pipeline:
                 "tracks": KindStats(plan.tracks.pending if "tracks" in kinds else 0),
                 "artists": KindStats(plan.artists.pending if "artists" in kinds else 0),
             },
-            requests=client.requests,
+            requests={s.name: s.requests for s in (api, oembed) if s is not None},
+            served=self._fetch.served,
         )
 
     # -- control -----------------------------------------------------------------------------------
@@ -134,13 +141,24 @@ class Pipeline:
                 all_fetched.cancel()
                 stop.cancel()
                 if not writer.done():
+                    if self.result.stopped is None:  # a normal end: a few misses and nothing else are real
+                        for outcome in self._watch.settle():
+                            await self._results.put(outcome)
                     await self._results.put(_DONE)
                 await writer
         finally:
             streams, self._streams = self._streams, []
             self._db_thread.submit(lambda: [stream.close() for stream in streams])  # type: ignore[attr-defined]
             self._db_thread.shutdown(wait=True)
+        self._settle_watchdog()
         return self.result
+
+    def _settle_watchdog(self) -> None:
+        """Misses held back because nothing worked are counted, but not remembered (never written)."""
+        for outcome in self._watch.held:
+            self.result.stats[outcome.kind].not_found += 1
+        self.result.unremembered = len(self._watch.held)
+        self.result.diagnosis = self._watch.diagnosis()
 
     async def _guard(self, coro: Any) -> None:
         try:
@@ -148,6 +166,7 @@ class Pipeline:
         except RateLimited as exc:
             self.result.resume_after = exc.resume_after
             self.result.quota = exc.quota
+            self.result.rate_limited_by = exc.source
             self.halt("rate_limited")
         except asyncio.CancelledError:
             raise
@@ -209,20 +228,21 @@ class Pipeline:
             yield group
 
     async def _track_jobs(self) -> AsyncIterator[TrackJob]:
-        """Track jobs shaped for the mode the client finds.
+        """Track jobs shaped for the way the fetcher finds.
 
-        The first job is a probe of exactly 50 ids; the next is shaped once it has answered (no worker
-        could use a track job before then). With batch endpoints every job is then 50 ids, groups split
-        freely; without them (Development Mode) each job is one album group, and the probe's groups come
-        again, one job each.
+        With the Web API, the first job is a probe of up to 50 ids; the next is shaped once it has ended (no
+        worker could use a track job before then). While batch endpoints answer (or the question is still
+        open), each job is 50 ids, groups split freely. Without them (Development Mode, or no API at all) each
+        job is one album group, and a refused probe's groups come again, one job each.
         """
         groups: list[list[str]] = []
         size = 0
-        allowed: bool | None = None
+        probed = False
         source = self._track_groups()
         exhausted = False
         while True:
-            while not exhausted and ((allowed is not False and size < BATCH_SIZE) or not groups):
+            batch = self._fetch.batch_allowed("tracks") is not False
+            while not exhausted and ((batch and size < BATCH_SIZE) or not groups):
                 try:
                     group = await anext(source)
                 except StopAsyncIteration:
@@ -232,7 +252,7 @@ class Pipeline:
                 size += len(group)
             if not groups:
                 return
-            if allowed is False:
+            if not batch:
                 job = [groups.pop(0)]
             else:
                 job, taken = [], 0
@@ -245,22 +265,24 @@ class Pipeline:
                         groups[0] = head[BATCH_SIZE - taken :]
                     taken += len(job[-1])
             size -= sum(map(len, job))
-            probe = allowed is None
-            yield TrackJob(job, probe)
+            probe = batch and not probed
+            yield TrackJob(job, batch=batch, probe=probe)
             if probe:
-                allowed = await self._client.probe_settled("tracks")
-                if allowed is False:
+                probed = True
+                assert self._fetch.api is not None
+                if await self._fetch.api.probe_settled("tracks") is False:
                     groups[:0] = job
                     size += sum(map(len, job))
 
     async def _artist_jobs(self) -> AsyncIterator[ArtistJob]:
         """Like the tracks: a 50-id probe first, then 50 ids a job, or one artist a job without batches."""
         items: list[tuple[str, tuple[str, ...]]] = []
-        allowed: bool | None = None
+        probed = False
         rows = self._rows(self._store.stream_artists())
         exhausted = False
         while True:
-            want = 1 if allowed is False else BATCH_SIZE
+            batch = self._fetch.batch_allowed("artists") is not False
+            want = BATCH_SIZE if batch else 1
             while not exhausted and len(items) < want:
                 try:
                     artist_id, names = await anext(rows)
@@ -271,11 +293,12 @@ class Pipeline:
             if not items:
                 return
             job, items = items[:want], items[want:]
-            probe = allowed is None
-            yield ArtistJob(job, probe)
+            probe = batch and not probed
+            yield ArtistJob(job, batch=batch, probe=probe)
             if probe:
-                allowed = await self._client.probe_settled("artists")
-                if allowed is False:
+                probed = True
+                assert self._fetch.api is not None
+                if await self._fetch.api.probe_settled("artists") is False:
                     items = job + items
 
     # -- workers -----------------------------------------------------------------------------------
@@ -283,126 +306,16 @@ class Pipeline:
     async def _work(self) -> None:
         while (job := await self._jobs.get()) is not None:
             if isinstance(job, TrackJob):
-                await self._fetch_tracks(job)
+                await self._fetch.tracks(job)
             else:
-                await self._fetch_artists(job)
+                await self._fetch.artists(job)
 
-    async def _emit(self, kind: Literal["tracks", "artists"], item_id: str, status: Status, **kw: Any) -> None:
-        await self._results.put(Outcome(kind, item_id, status, **kw))
-
-    async def _emit_image(self, kind: Literal["tracks", "artists"], item_id: str, images: Any, **kw: Any) -> None:
-        url = choose_image(images)
-        await self._emit(kind, item_id, "updated" if url else "no_image", url=url, **kw)
-
-    async def _emit_track(self, track_id: str, track: Json | None) -> None:
-        if track is None:
-            await self._emit("tracks", track_id, "not_found")
-        else:
-            await self._emit_image("tracks", track_id, (track.get("album") or {}).get("images"))
-
-    async def _fetch_tracks(self, job: TrackJob) -> None:
-        ids = [i for group in job.groups for i in group]
-        try:
-            found = await self._client.tracks(ids)
-        except RequestFailed:
-            for i in ids:
-                await self._emit("tracks", i, "failed")
-            return
-        if found is not None:
-            for i in ids:
-                await self._emit_track(i, found[i])
-        elif not job.probe:  # the producer queues a refused probe's groups again, one job each
-            # No batch endpoint (Development Mode): one request per item, saved by album grouping.
-            for group in job.groups:
-                await self._resolve_group(group)
-
-    async def _single_track(self, track_id: str) -> Json | None:
-        try:
-            track = await self._client.track(track_id)
-        except RequestFailed:
-            await self._emit("tracks", track_id, "failed")
-            return None
-        await self._emit_track(track_id, track)
-        return track
-
-    async def _resolve_group(self, ids: list[str]) -> None:
-        """Tracks that probably share an album: fetch one, then its album's track list.
-
-        A track gets the album's image only if Spotify lists it on that album; the others (another edition,
-        a compilation) go round again with one of them as the next anchor. The album route is taken only
-        when it costs fewer requests than fetching the rest one by one.
-        """
-        rest = list(ids)
-        while rest:
-            anchor = rest.pop(0)
-            track = await self._single_track(anchor)
-            if track is None or not rest:
-                continue
-            album = track.get("album") or {}
-            total = album.get("total_tracks")
-            pages = math.ceil(total / ALBUM_PAGE) if isinstance(total, int) and total > 0 else None
-            listing = None
-            if album.get("id") and pages is not None and pages < len(rest):
-                try:
-                    listing = await self._album_listing(album["id"], set(rest))
-                except RequestFailed:
-                    listing = None
-            if listing is None:
-                for track_id in rest:
-                    await self._single_track(track_id)
-                return
-            listed, images = listing
-            for track_id in [i for i in rest if i in listed]:
-                await self._emit_image("tracks", track_id, images)
-            rest = [i for i in rest if i not in listed]
-
-    async def _album_listing(self, album_id: str, wanted: set[str]) -> tuple[set[str], Any] | None:
-        """The album's track ids (pages fetched only until every wanted id is seen) and its images."""
-        album = await self._client.album(album_id)
-        if album is None:
-            return None
-        listed: set[str] = set()
-        page = album.get("tracks") or {}
-        while True:
-            items = [t for t in page.get("items") or [] if isinstance(t, dict)]
-            listed.update(t["id"] for t in items if isinstance(t.get("id"), str))
-            if wanted <= listed or not page.get("next") or not items:
-                break
-            offset = int(page.get("offset") or 0) + len(items)
-            next_page = await self._client.album_tracks(album_id, offset)
-            if next_page is None:
-                break
-            page = next_page
-        return listed, album.get("images")
-
-    async def _fetch_artists(self, job: ArtistJob) -> None:
-        names = dict(job.items)
-        try:
-            found = await self._client.artists(list(names))
-        except RequestFailed:
-            for i in names:
-                await self._emit("artists", i, "failed")
-            return
-        if found is not None:
-            for artist_id, recovered in names.items():
-                await self._emit_artist(artist_id, found[artist_id], recovered)
-        elif not job.probe:
-            for artist_id, recovered in names.items():
-                await self._single_artist(artist_id, recovered)
-
-    async def _single_artist(self, artist_id: str, recovered: tuple[str, ...]) -> None:
-        try:
-            artist = await self._client.artist(artist_id)
-        except RequestFailed:
-            await self._emit("artists", artist_id, "failed")
-            return
-        await self._emit_artist(artist_id, artist, recovered)
-
-    async def _emit_artist(self, artist_id: str, artist: Json | None, recovered: tuple[str, ...]) -> None:
-        if artist is None:
-            await self._emit("artists", artist_id, "not_found")
-        else:
-            await self._emit_image("artists", artist_id, artist.get("images"), names=recovered)
+    async def _emit(
+        self, kind: Kind, item_id: str, answer: Answer, source: str, http_status: int, names: tuple[str, ...]
+    ) -> None:
+        outcome = Outcome(kind, item_id, answer.status, url=answer.url, names=names)
+        for passed in self._watch.see(outcome, http_status):
+            await self._results.put(passed)
 
     # -- writer ------------------------------------------------------------------------------------
 

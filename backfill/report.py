@@ -10,8 +10,9 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from backfill.pipeline import KindStats, RunResult
-from backfill.spotify import BATCH_SIZE
+from backfill.sources.api import BATCH_SIZE
 from backfill.store import KindPlan, Plan
+from backfill.watchdog import NothingWorks
 
 RULE = "=" * 70
 _LABELS = {"tracks": "TRACKS (album art)", "artists": "ARTISTS (profile photos)"}
@@ -32,6 +33,10 @@ class Bars:
     def advance(self, kind: str, n: int) -> None:
         if kind in self._bars:
             self._bars[kind].update(n)
+
+    def waiting(self, seconds: float, reason: str) -> None:
+        for bar in self._bars.values():
+            bar.set_postfix_str(f"waiting {seconds:.0f} s ({reason})")
 
     def close(self) -> None:
         for bar in self._bars.values():
@@ -64,6 +69,9 @@ def requests_saved(stats: KindStats, requests: int) -> int:
 # -- run ------------------------------------------------------------------------------------------
 
 
+SOURCE_NAMES = {"api": "Web API", "oembed": "oEmbed"}
+
+
 def run_json(
     result: RunResult, plan: Plan, kinds: tuple[str, ...], db: dict[str, tuple[int, int]], elapsed: float
 ) -> dict[str, Any]:
@@ -71,7 +79,7 @@ def run_json(
     for kind in ("tracks", "artists"):
         s, p = result.stats[kind], getattr(plan, kind)
         active = kind in kinds
-        requests = result.requests.get(kind, 0)
+        requests = result.requests_of(kind)
         out[kind] = {
             "pending": s.pending,
             "updated": s.updated,
@@ -83,37 +91,65 @@ def run_json(
             "remembered": p.remembered if active else 0,
             "requests": requests,
             "requests_saved": requests_saved(s, requests),
+            "served_by": {src: n for (k, src), n in sorted(result.served.items()) if k == kind},
         }
         if kind == "artists":
             out[kind]["recovered_ids"] = p.recovered if active else 0
-    out["requests"] = sum(result.requests.values())
+    out["requests"] = result.total_requests
+    out["requests_by_source"] = {src: sum(result.requests.get(src, {}).values()) for src in SOURCE_NAMES}
     out["stopped"] = result.stopped
     out["resume_after"] = result.resume_after.isoformat(timespec="seconds") if result.resume_after else None
     out["error"] = str(result.error) if result.error else None
+    out["diagnosis"] = result.diagnosis or None
     out["elapsed_seconds"] = round(elapsed, 3)
     out["database"] = {k: {"total": t, "with_image": w} for k, (t, w) in db.items()}
     return out
 
 
+def _title(result: RunResult, kinds: tuple[str, ...]) -> str:
+    stats = [result.stats[k] for k in kinds]
+    filled = sum(s.updated + s.no_image for s in stats)
+    misses = sum(s.not_found + s.failed for s in stats)
+    if result.stopped == "error" and isinstance(result.error, NothingWorks):
+        return "BACKFILL STOPPED: NOTHING FILLED"
+    if result.stopped is not None:
+        return {
+            "rate_limited": "BACKFILL STOPPED: Spotify rate limit",
+            "interrupted": "BACKFILL INTERRUPTED",
+            "error": "BACKFILL STOPPED BY AN ERROR",
+        }[result.stopped]
+    if misses and not filled:
+        return "BACKFILL FINISHED: NOTHING FILLED"
+    failed = sum(s.failed for s in stats)
+    if failed:
+        return f"BACKFILL FINISHED WITH {_n(failed)} FAILED"
+    return "BACKFILL COMPLETE"
+
+
+def _served(result: RunResult, kind: str) -> str:
+    parts = [f"{SOURCE_NAMES.get(src, src)} {_n(n)}" for (k, src), n in sorted(result.served.items()) if k == kind]
+    return ", ".join(parts)
+
+
 def run_text(
     result: RunResult, plan: Plan, kinds: tuple[str, ...], db: dict[str, tuple[int, int]], elapsed: float
 ) -> str:
-    title = {
-        None: "BACKFILL COMPLETE",
-        "rate_limited": "BACKFILL STOPPED: Spotify rate limit",
-        "interrupted": "BACKFILL INTERRUPTED",
-        "error": "BACKFILL STOPPED BY AN ERROR",
-    }[result.stopped]
-    lines = [RULE, title, RULE]
+    lines = [RULE, _title(result, kinds), RULE]
     for kind in kinds:
         s, p = result.stats[kind], getattr(plan, kind)
-        requests = result.requests.get(kind, 0)
+        requests = result.requests_of(kind)
         lines += ["", _LABELS[kind]]
         rows = [
             ("Pending", s.pending, ""),
             ("Updated", s.updated, ""),
             ("No image on Spotify", s.no_image, "remembered; --retry-misses to ask again"),
-            ("Not found", s.not_found, "remembered; --retry-misses to ask again"),
+            (
+                "Not found",
+                s.not_found,
+                "not remembered: nothing else worked either"
+                if result.unremembered
+                else "remembered; --retry-misses to ask again",
+            ),
             ("Failed", s.failed, "left empty; the next run tries again"),
         ]
         if s.remaining:
@@ -127,11 +163,19 @@ def run_text(
         if p.remembered:
             rows.append(("Skipped, known misses", p.remembered, "from earlier runs"))
         saved = requests_saved(s, requests)
-        rows.append(("Requests", requests, f"{_n(saved)} saved vs one per item" if saved > 0 else ""))
+        rows.append(("Requests", requests, f"{_n(saved)} saved vs one per item" if saved > 0 and s.updated else ""))
         lines += [f"  {label + ':':<24}{_n(value):>9}  {note}".rstrip() for label, value, note in rows]
-    total = sum(result.requests.values())
+        if served := _served(result, kind):
+            lines.append(f"  {'Answered by:':<24}{served}")
+    total = result.total_requests
     rate = f" ({total / elapsed:.1f}/s)" if elapsed > 0 and total else ""
-    lines += ["", f"Requests: {_n(total)} in {duration(elapsed)}{rate}", "", "Database now:"]
+    by_source = ", ".join(
+        f"{SOURCE_NAMES[src]} {_n(sum(result.requests[src].values()))}"
+        for src in SOURCE_NAMES
+        if src in result.requests
+    )
+    lines += ["", f"Requests: {_n(total)} in {duration(elapsed)}{rate}" + (f" ({by_source})" if by_source else "")]
+    lines += ["", "Database now:"]
     for kind, (rows_, with_image) in db.items():
         lines.append(
             f"  {kind.capitalize() + ' with images:':<24}{_n(with_image):>9} of {_n(rows_)} ({_pct(with_image, rows_)})"
@@ -139,13 +183,16 @@ def run_text(
     if result.stopped == "rate_limited" and result.resume_after:
         wait = (result.resume_after - datetime.now().astimezone()).total_seconds()
         why = "daily quota used up" if result.quota else "rate limit"
+        who = "Spotify's oEmbed endpoint" if result.rate_limited_by == "oembed" else "Spotify"
         lines += [
             "",
-            f"Spotify asks to wait {duration(wait)} ({why}). Work done so far is saved.",
-            f"Run again after {result.resume_after.strftime('%Y-%m-%d %H:%M %Z').strip()} (local time).",
+            f"{who} asks to wait {duration(wait)} ({why}). Work done so far is saved.",
+            f"Run again after {result.resume_after.strftime('%Y-%m-%d %H:%M:%S %Z').strip()} (local time).",
         ]
     if result.error:
         lines += ["", f"Error: {result.error}"]
+    elif result.diagnosis and (any(result.stats[k].failed for k in kinds) or result.unremembered):
+        lines += ["", f"Why: {result.diagnosis}"]
     lines.append(RULE)
     return "\n".join(lines)
 
@@ -179,19 +226,59 @@ def _plan_json(p: KindPlan) -> dict[str, int]:
     }
 
 
-def dry_run_json(plan: Plan, kinds: tuple[str, ...], rate: float) -> dict[str, Any]:
+def scenarios(plan: Plan, use_api: bool, use_oembed: bool) -> dict[str, dict[str, int]]:
+    """Requests per source for each way the run may go (which one only the first batch call will tell)."""
     est = estimate(plan)
+    items = est["one_per_item"]
+    probes = int(plan.tracks.pending > 0) + int(plan.artists.pending > 0)
+    if not use_api:
+        return {"oembed": {"api": 0, "oembed": items}}
+    if not use_oembed:
+        return {
+            "extended_quota": {"api": est["batch"], "oembed": 0},
+            "development_mode": {"api": est["development_mode"] + probes, "oembed": 0},
+        }
     return {
-        "dry_run": True,
-        **{k: _plan_json(getattr(plan, k)) for k in kinds},
-        "requests": {k: v for k, v in est.items() if not k.endswith("_tracks")},
-        "seconds": {k: round(est[k] / rate, 1) for k in ("batch", "development_mode", "one_per_item")},
-        "rate": rate,
+        "extended_quota": {"api": est["batch"], "oembed": 0},
+        "development_mode": {"api": probes, "oembed": items},
     }
 
 
-def dry_run_text(plan: Plan, kinds: tuple[str, ...], rate: float) -> str:
+def _seconds(requests: dict[str, int], rate: float, oembed_rate: float) -> float:
+    # The two sources run side by side, each at its own pace.
+    return max(requests.get("api", 0) / rate, requests.get("oembed", 0) / oembed_rate)
+
+
+def dry_run_json(
+    plan: Plan, kinds: tuple[str, ...], rate: float, use_api: bool = True, use_oembed: bool = False,
+    oembed_rate: float = 10.0,
+) -> dict[str, Any]:  # fmt: skip
     est = estimate(plan)
+    ways = scenarios(plan, use_api, use_oembed)
+    return {
+        "dry_run": True,
+        **{k: _plan_json(getattr(plan, k)) for k in kinds},
+        "sources": [s for s, used in (("api", use_api), ("oembed", use_oembed)) if used],
+        "requests": {k: v for k, v in est.items() if not k.endswith("_tracks")},
+        "seconds": {k: round(est[k] / rate, 1) for k in ("batch", "development_mode", "one_per_item")},
+        "requests_by_source": ways,
+        "seconds_by_way": {way: round(_seconds(r, rate, oembed_rate), 1) for way, r in ways.items()},
+        "rate": rate,
+        "oembed_rate": oembed_rate,
+    }
+
+
+_WAYS = {
+    "oembed": "oEmbed only (no credentials)",
+    "extended_quota": "Extended Quota (batch calls)",
+    "development_mode": "Development Mode",
+}
+
+
+def dry_run_text(
+    plan: Plan, kinds: tuple[str, ...], rate: float, use_api: bool = True, use_oembed: bool = False,
+    oembed_rate: float = 10.0,
+) -> str:  # fmt: skip
     lines = [RULE, "DRY RUN: nothing fetched, nothing written", RULE]
     for kind in kinds:
         p = getattr(plan, kind)
@@ -205,15 +292,16 @@ def dry_run_text(plan: Plan, kinds: tuple[str, ...], rate: float) -> str:
         ]
         if kind == "artists" and p.recovered:
             lines.append(f"  {'Ids recovered from tracks:':<30}{_n(p.recovered):>9}")
-    lines += [
-        "",
-        f"Expected requests at --rate {rate:g}/s:",
-        f"  {'with batch endpoints:':<30}{_n(est['batch']):>9}  ~{duration(est['batch'] / rate)}",
-        f"  {'Development Mode (grouped):':<30}{_n(est['development_mode']):>9}  "
-        f"~{duration(est['development_mode'] / rate)} (at least)",
-        f"  {'one request per item:':<30}{_n(est['one_per_item']):>9}  ~{duration(est['one_per_item'] / rate)}",
-        RULE,
-    ]
+    lines += ["", f"Expected requests (Web API at {rate:g}/s, oEmbed at up to {oembed_rate:g}/s):"]
+    for way, requests in scenarios(plan, use_api, use_oembed).items():
+        parts = ", ".join(f"{SOURCE_NAMES[src]} {_n(n)}" for src, n in requests.items() if n or src == "api")
+        eta = duration(_seconds(requests, rate, oembed_rate))
+        lines.append(f"  {_WAYS[way] + ':':<30}{parts}  ~{eta}")
+    if use_api and not use_oembed:
+        per_item = estimate(plan)["one_per_item"]
+        lines.append(f"  {'(one request per item:':<30}Web API {_n(per_item)}  ~{duration(per_item / rate)})")
+        lines.append("  (Development Mode: album grouping; a floor, long albums and editions add a little)")
+    lines.append(RULE)
     return "\n".join(lines)
 
 

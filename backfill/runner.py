@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import aiohttp
 
 from backfill.config import Settings
 from backfill.pipeline import Pipeline, Progress, RunResult
-from backfill.spotify import ClientOptions, SpotifyClient
+from backfill.sources.api import SpotifyClient
+from backfill.sources.http import ClientOptions
+from backfill.sources.oembed import DEFAULT_OEMBED_RATE, OEmbedClient
 from backfill.store import MissFilter, Plan, Store
 from backfill.token import CredentialsRejected, TokenSource, TokenUnavailable
+
+SourceChoice = Literal["auto", "api", "oembed"]
 
 
 class SetupError(Exception):
@@ -25,6 +30,27 @@ class RunConfig:
     kinds: tuple[str, ...] = ("tracks", "artists")
     misses: MissFilter = field(default_factory=MissFilter)
     client: ClientOptions = field(default_factory=ClientOptions)
+    source: SourceChoice = "auto"
+    oembed: ClientOptions = field(default_factory=lambda: ClientOptions(rate=DEFAULT_OEMBED_RATE))
+
+    def sources(self, *, check: bool = True) -> tuple[bool, bool]:
+        """(use the Web API, use oEmbed). Raises ConfigError when the API is needed but a credential is missing
+        (unless `check` is false: a dry run needs no credentials).
+
+        auto: without any credential, oEmbed alone; with them, the API's batch endpoints where allowed and
+        oEmbed instead of single-item API calls (which stay the fallback).
+        """
+        if self.source == "oembed":
+            return False, True
+        if self.source == "api":
+            if check:
+                self.settings.require_credentials()
+            return True, False
+        if not self.settings.has_credentials:
+            return False, True
+        if check:
+            self.settings.require_credentials()  # one credential without the other: name the missing one
+        return True, True
 
 
 @dataclass
@@ -32,6 +58,7 @@ class RunReport:
     result: RunResult
     plan: Plan
     db: dict[str, tuple[int, int]]  # per table: (rows, rows with an image), after the run
+    sources: tuple[str, ...] = ()
 
 
 def make_plan(config: RunConfig) -> Plan:
@@ -52,18 +79,23 @@ async def execute(
 ) -> RunReport:
     """Fetch and store. `plan` comes from make_plan(); `started` receives the pipeline (to halt it)."""
     settings, kinds = config.settings, config.kinds
-    client_id, client_secret = settings.require_credentials()
+    use_api, use_oembed = config.sources()
     nothing_to_do = plan.tracks.pending + plan.artists.pending == 0
-    connector = aiohttp.TCPConnector(limit=config.client.concurrency)
+    connector = aiohttp.TCPConnector(limit=config.client.concurrency + config.oembed.concurrency)
     # Proxies from the environment are looked up once (backfill.proxy), not by trust_env on every request.
     async with aiohttp.ClientSession(connector=connector) as session:
-        tokens = TokenSource(session, settings.token_url, client_id, client_secret)
-        client = SpotifyClient(session, tokens, settings.api_url, config.client)
-        if not nothing_to_do:
-            try:
-                await tokens.get()  # the credentials are part of the set-up check
-            except (CredentialsRejected, TokenUnavailable) as exc:
-                raise SetupError(str(exc)) from None
+        api = oembed = None
+        if use_api:
+            client_id, client_secret = settings.require_credentials()
+            tokens = TokenSource(session, settings.token_url, client_id, client_secret, timeout=config.client.timeout)
+            api = SpotifyClient(session, tokens, settings.api_url, config.client)
+            if not nothing_to_do:
+                try:
+                    await tokens.get()  # the credentials are part of the set-up check
+                except (CredentialsRejected, TokenUnavailable) as exc:
+                    raise SetupError(str(exc)) from None
+        if use_oembed:
+            oembed = OEmbedClient(session, settings.oembed_url, config.oembed)
         # Nothing pending: no token, no request and no write, so a read-only connection will do.
         # DuckDB calls run on a thread so that signals are still handled while they work.
         store = await asyncio.to_thread(
@@ -73,10 +105,15 @@ async def execute(
             # Again: another process may have filled rows since the first look.
             plan = await asyncio.to_thread(store.plan, config.misses, kinds)
             bars = progress(plan) if progress else None
+            if bars is not None:
+                for source in (api, oembed):
+                    if source is not None:
+                        source.pace.gate.on_close = _waiting(bars, source.name)
             pipeline = Pipeline(
                 store,
-                client,
                 plan,
+                api=api,
+                oembed=oembed,
                 kinds=kinds,
                 workers=config.client.concurrency,
                 progress=bars,
@@ -88,6 +125,12 @@ async def execute(
             finally:
                 if bars is not None:
                     bars.close()
-            return RunReport(result, plan, await asyncio.to_thread(store.image_counts))
+            used = tuple(s.name for s in (api, oembed) if s is not None)
+            return RunReport(result, plan, await asyncio.to_thread(store.image_counts), used)
         finally:
             store.close()
+
+
+def _waiting(bars: Progress, source: str) -> Callable[[float], None]:
+    label = "Retry-After" if source == "api" else "oEmbed Retry-After"
+    return lambda seconds: bars.waiting(seconds, label)

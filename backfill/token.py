@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 from typing import Any
 
 import aiohttp
 
-from backfill.proxy import proxy_for
+from backfill.sources.http import Reply, fetch
 
 
 class CredentialsRejected(Exception):
@@ -21,13 +22,31 @@ class TokenUnavailable(Exception):
 
 # Refresh a little before Spotify says the token expires, so no request is sent with a dying token.
 _EXPIRY_MARGIN = 60.0
+_DEFAULT_LIFETIME = 3600.0  # what Spotify grants; used when expires_in is missing or not a number
+_ATTEMPTS = 3
+
+
+def _lifetime(value: object) -> float:
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return _DEFAULT_LIFETIME
+    return seconds if math.isfinite(seconds) and seconds > 0 else _DEFAULT_LIFETIME
 
 
 class TokenSource:
-    def __init__(self, session: aiohttp.ClientSession, token_url: str, client_id: str, client_secret: str) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        timeout: float = 30.0,
+    ) -> None:
         self._session = session
         self._url = token_url
-        self._via = proxy_for(token_url)
+        self._timeout = timeout
         # Basic auth by hand: aiohttp.BasicAuth is deprecated in 3.14 and its replacement is new there.
         pair = f"{client_id}:{client_secret}".encode()
         self._auth_header = {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
@@ -53,30 +72,59 @@ class TokenSource:
 
     async def _fetch(self) -> None:
         self.fetches += 1
-        last_error: Exception | None = None
-        for attempt in range(4):
+        why = ""
+        for attempt in range(_ATTEMPTS):
             if attempt:
                 await asyncio.sleep(0.5 * 2**attempt)
-            try:
-                async with self._session.post(
-                    self._url, data={"grant_type": "client_credentials"}, headers=self._auth_header, **self._via
-                ) as resp:
-                    body: Any = await resp.json(content_type=None)
-                    status = resp.status
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                last_error = exc
-                continue
-            if status == 200 and isinstance(body, dict) and isinstance(body.get("access_token"), str):
-                expires_in = float(body.get("expires_in") or 3600)
+            # No redirects: a POST that is redirected turns into a GET elsewhere, whose answer means nothing.
+            reply = await fetch(
+                self._session,
+                "POST",
+                self._url,
+                data={"grant_type": "client_credentials"},
+                headers=self._auth_header,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+            body: Any = reply.body
+            if reply.status == 200 and isinstance(body, dict) and isinstance(body.get("access_token"), str):
                 self._token = body["access_token"]
-                loop = asyncio.get_running_loop()
-                self._expires_at = loop.time() + max(expires_in - _EXPIRY_MARGIN, expires_in / 2)
+                lifetime = _lifetime(body.get("expires_in"))
+                self._expires_at = asyncio.get_running_loop().time() + max(lifetime - _EXPIRY_MARGIN, lifetime / 2)
                 return
-            if status in (400, 401):
-                detail = body.get("error_description") or body.get("error") if isinstance(body, dict) else None
+            if reply.status in (400, 401) and _oauth_error(body) in ("invalid_client", "unauthorized_client"):
                 raise CredentialsRejected(
-                    f"Spotify rejected the client credentials ({detail or f'HTTP {status}'}): "
+                    f"Spotify rejected the client credentials ({_describe(body, reply)}): "
                     "check SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
                 )
-            last_error = TokenUnavailable(f"token endpoint answered HTTP {status}")
-        raise TokenUnavailable(f"could not get an access token from {self._url}: {last_error}")
+            if 300 <= reply.status < 400:
+                where = f" to {reply.location}" if reply.location else ""
+                raise TokenUnavailable(
+                    f"the token endpoint {self._url} redirects (HTTP {reply.status}{where}): check SPOTIFY_TOKEN_URL"
+                )
+            if reply.status in (400, 401, 403, 404, 405):
+                raise TokenUnavailable(
+                    f"the token endpoint {self._url} answered HTTP {reply.status} ({_describe(body, reply)}): "
+                    "check SPOTIFY_TOKEN_URL"
+                )
+            why = _describe(body, reply) if reply.status else (reply.error or "no answer")
+            if reply.status:
+                why = f"HTTP {reply.status}, {why}" if why != f"HTTP {reply.status}" else why
+        raise TokenUnavailable(
+            f"could not get an access token from {self._url} ({_ATTEMPTS} tries, {self._timeout:g} s each): {why}"
+        )
+
+
+def _oauth_error(body: object) -> str | None:
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) else None
+
+
+def _describe(body: object, reply: Reply) -> str:
+    if isinstance(body, dict):
+        for key in ("error_description", "error"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    if reply.error:
+        return reply.error
+    return f"HTTP {reply.status}"

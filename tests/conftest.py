@@ -36,6 +36,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "BACKFILL_DB",
         "SPOTIFY_API_URL",
         "SPOTIFY_TOKEN_URL",
+        "SPOTIFY_OEMBED_URL",
         "HTTP_PROXY",
         "HTTPS_PROXY",
         "ALL_PROXY",
@@ -65,6 +66,7 @@ def serving(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]
         monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", CLIENT_SECRET)
         monkeypatch.setenv("SPOTIFY_API_URL", emu.api_url)
         monkeypatch.setenv("SPOTIFY_TOKEN_URL", emu.token_url)
+        monkeypatch.setenv("SPOTIFY_OEMBED_URL", emu.base_url + "/oembed")
         yield emu
 
 
@@ -97,7 +99,10 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Any:
     return run
 
 
-FAST = ("--rate", "500", "--concurrency", "8")
+# Fast runs. The tests written for the Web API's own behaviour (batch probing, album grouping, quotas) name it;
+# AUTO leaves the choice of source to the tool, as a user's run does.
+AUTO = ("--rate", "500", "--oembed-rate", "500", "--concurrency", "8")
+FAST = (*AUTO, "--source", "api")
 
 
 def digest(path: Path) -> str:

@@ -30,7 +30,7 @@ ARTIST_ENDPOINTS = frozenset({"artists", "artist"})
 PAGE = 50  # tracks in one page of an album's track list
 ECONOMY = 1.25  # the most requests spent on track images, as a multiple of the floor
 LARGE = SampleSpec(seed=5, tracks=3000, artists=300)
-QUICK = ("--rate", "2000", "--concurrency", "8")  # the larger world: no timing is asserted anywhere
+QUICK = ("--rate", "2000", "--concurrency", "8", "--source", "api")  # the larger world: no timing is asserted anywhere
 
 # The predecessor's schema (spotify-facts.md), for small hand-made histories.
 TRACKS_DDL = """CREATE TABLE tracks (
@@ -657,7 +657,7 @@ def test_dry_run_text(cli, db_path: Path, emulator: Emulator, monkeypatch: pytes
     no_credentials(monkeypatch)
     before = digest(db_path)
     tracks, artists = len(pending_track_ids(db_path)), len(pending_artist_ids(db_path))
-    result = cli("run", "--db", db_path, "--dry-run", "--rate", "2")
+    result = cli("run", "--db", db_path, "--dry-run", "--rate", "2", "--source", "api")
     assert result.code == 0, result.err
     text = result.out
     assert "DRY RUN" in text

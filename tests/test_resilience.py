@@ -10,7 +10,7 @@ from backfill.config import load_settings
 from backfill.emulator import Emulator
 from backfill.emulator.sample import World
 from backfill.runner import RunConfig, execute, make_plan
-from backfill.spotify import ClientOptions
+from backfill.sources.http import ClientOptions
 from tests.checks import check_images
 from tests.conftest import FAST
 
@@ -18,7 +18,7 @@ from tests.conftest import FAST
 async def run_fast(db_path: Path, **client: float) -> object:
     """The pipeline with quick backoff, so retry tests do not sleep for seconds."""
     options = ClientOptions(**{"rate": 500.0, "concurrency": 8, "backoff_base": 0.01, **client})
-    config = RunConfig(load_settings(db_path), client=options)
+    config = RunConfig(load_settings(db_path), client=options, source="api")
     return await execute(config, make_plan(config))
 
 

@@ -187,7 +187,7 @@ def test_batch_access_withdrawn_mid_run_goes_single_without_losing_items(
     watcher = threading.Thread(target=withdraw, daemon=True)
     watcher.start()
     try:
-        result = cli("run", "--db", db_path, "--rate", "50", "--concurrency", "2", "--json")
+        result = cli("run", "--db", db_path, "--rate", "50", "--concurrency", "2", "--source", "api", "--json")
     finally:
         done.set()
         watcher.join()

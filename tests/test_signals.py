@@ -41,7 +41,7 @@ def test_signal_mid_run_keeps_work_and_rerun_finishes(
 ) -> None:
     emulator.config.dev_mode = True
     emulator.config.latency = 0.01
-    proc = start_backfill(db_path, "--rate", "100")
+    proc = start_backfill(db_path, "--rate", "100", "--source", "api")
     wait_for_requests(emulator, proc, 80)
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=30)
@@ -54,7 +54,7 @@ def test_signal_mid_run_keeps_work_and_rerun_finishes(
     assert summary["tracks"]["updated"] == filled["tracks"]
     assert summary["tracks"]["remaining"] > 0
 
-    rerun = start_backfill(db_path, "--rate", "500")
+    rerun = start_backfill(db_path, "--rate", "500", "--source", "api")
     out, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
     check_images(db_path, world, complete=True)

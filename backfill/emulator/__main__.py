@@ -8,6 +8,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from backfill.emulator import faults
+from backfill.emulator.oembed import OEmbedConfig
 from backfill.emulator.server import Emulator, EmulatorConfig
 
 
@@ -29,6 +31,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--client-id", default=EmulatorConfig.client_id)
     parser.add_argument("--client-secret", default=EmulatorConfig.client_secret)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--fault-mode", choices=faults.MODES, help="broken answers for tests (backfill.emulator.faults)"
+    )
+    parser.add_argument("--fault-count", type=int, default=None, help="how many answers get the fault (default all)")
+    parser.add_argument("--oembed-rate-limit", type=int, default=None, help="oEmbed requests per window")
+    parser.add_argument("--oembed-rate-window", type=float, default=30.0, help="oEmbed window in seconds")
+    parser.add_argument("--oembed-no-retry-after", action="store_true", help="oEmbed 429s without Retry-After")
     parser.add_argument("--tracks", type=int, default=None, help="catalog size (default: the sample's)")
     parser.add_argument("--artists", type=int, default=None, help="catalog size (default: the sample's)")
     return parser.parse_args(argv)
@@ -67,6 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         drop_rate=args.drop_rate,
         token_ttl=args.token_ttl,
         seed=args.seed,
+        fault_mode=args.fault_mode,
+        fault_count=args.fault_count,
+        oembed=OEmbedConfig(
+            rate_limit=args.oembed_rate_limit,
+            rate_window=args.oembed_rate_window,
+            retry_after=not args.oembed_no_retry_after,
+        ),
     )
     asyncio.run(_serve(Emulator(catalog, config), args.host, args.port))
     return 0

@@ -46,19 +46,23 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"backfill: error: the emulator did not start ({line or 'no output'})", file=sys.stderr)
             return 2
         base = line.removeprefix("emulator listening on ")
+        # No credentials: the default source is then oEmbed, which needs no developer app and no quota.
         env = {
-            **os.environ,
-            "SPOTIFY_CLIENT_ID": _CLIENT_ID,
-            "SPOTIFY_CLIENT_SECRET": _CLIENT_SECRET,
+            **{k: v for k, v in os.environ.items() if k not in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET")},
             "SPOTIFY_API_URL": f"{base}/v1",
             "SPOTIFY_TOKEN_URL": f"{base}/api/token",
+            "SPOTIFY_OEMBED_URL": f"{base}/oembed",
             "BACKFILL_DB": str(path),
             "NO_PROXY": "127.0.0.1,localhost",  # the emulator is local, whatever proxy is set
             "no_proxy": "127.0.0.1,localhost",
         }
         backfill = [sys.executable, "-m", "backfill"]
-        _say(f"backfill run --rate {args.rate:g}   (against {base})")
-        code = subprocess.run([*backfill, "run", "--rate", str(args.rate)], env=env, check=False).returncode
+        _say(
+            f"backfill run --oembed-rate {args.rate:g}   (against {base}, with no credentials: every image "
+            "comes from oEmbed, which needs no developer app and spends no Web API quota)"
+        )
+        run = [*backfill, "run", "--rate", str(args.rate), "--oembed-rate", str(args.rate)]
+        code = subprocess.run(run, env=env, check=False).returncode
         _say("backfill verify")
         subprocess.run([*backfill, "verify"], env=env, check=False)
         _say(f"Done (run exited {code}). Run `make demo` again to start over; `make test` runs the tests.")

@@ -23,11 +23,14 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any, Final
 
 from aiohttp import web
 
+from backfill.emulator import faults
 from backfill.emulator.catalog import Catalog
+from backfill.emulator.oembed import OEmbedConfig, OEmbedService
 from backfill.emulator.render import Renderer, dumps
 
 # Deliberately not shared with backfill.ids: the emulator is the other side of the wire, and a bug in
@@ -50,7 +53,7 @@ _MESSAGES: Final = {
 }
 _WWW_AUTH: Final = {"WWW-Authenticate": 'Bearer realm="spotify", error="invalid_token"'}
 
-Outcome = int | str | tuple[int, int]
+Outcome = int | str | tuple[int, int | None]
 
 
 @dataclass
@@ -71,6 +74,12 @@ class EmulatorConfig:
     drop_rate: float = 0.0  # share of API requests whose connection is closed with no response
     token_ttl: int = 3600  # expires_in, and the real lifetime of issued tokens
     seed: int = 0  # for the random choices above
+    retry_after_date: bool = False  # Retry-After as an HTTP-date (RFC 9110 allows both forms)
+    token_fault: str | None = None  # "hang", "redirect", "html-500", "expires-soon": a broken token endpoint
+    fault_mode: str | None = None  # a broken answer from backfill.emulator.faults, for API calls that succeed
+    fault_count: int | None = None  # how many answers get it (None: all)
+    fault_endpoints: tuple[str, ...] = ()  # which endpoints (empty: all)
+    oembed: OEmbedConfig = field(default_factory=OEmbedConfig)
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,7 @@ class _Answer:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
     in_penalty: bool = False
+    content_type: str = _JSON
 
 
 def _error(status: int, message: str | None = None, **extra: Any) -> _Answer:
@@ -133,6 +143,7 @@ class Emulator:
         self.config = config or EmulatorConfig()
         self.received: list[Received] = []
         self.rng = random.Random(self.config.seed)
+        self.faults_served = 0
         self.base_url = ""
         self.api_url = ""
         self.token_url = ""
@@ -147,16 +158,21 @@ class Emulator:
         self._injected: deque[tuple[Outcome, str | None]] = deque()
         self._inject_lock = threading.Lock()  # inject() may be called from a test thread
         self._renderers: dict[bool, Renderer] = {}
+        self.oembed_service = OEmbedService(catalog, self.config.oembed, self.rng)
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.app = web.Application()
+        self.app.router.add_get("/oembed", self._handle_oembed)
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
 
     # -- inspection and control -------------------------------------------------------------------
 
     def api(self) -> list[Received]:
-        return [r for r in list(self.received) if r.endpoint != "token"]
+        return [r for r in list(self.received) if r.endpoint not in ("token", "oembed")]
+
+    def oembed_requests(self) -> list[Received]:
+        return [r for r in list(self.received) if r.endpoint == "oembed"]
 
     def token_requests(self) -> list[Received]:
         return [r for r in list(self.received) if r.endpoint == "token"]
@@ -210,6 +226,11 @@ class Emulator:
         answer = self._gatekeep(now, endpoint, token, request.method)
         if answer is None:
             answer = self._route(request, endpoint, path_id, ids)
+            special = self._fault(answer, endpoint)
+            if special == "redirect-loop":
+                answer = _Answer(302, b"", {"Location": request.path_qs})
+            elif special == "hang":
+                await asyncio.sleep(3600)
         self.received.append(
             Received(
                 now,
@@ -239,11 +260,47 @@ class Emulator:
             body=answer.body,
             status=answer.status,
             headers=answer.headers or None,
-            content_type=_JSON,
-            charset="utf-8",
+            content_type=answer.content_type,
+            charset="utf-8" if answer.content_type == _JSON else None,
+        )
+
+    def _fault(self, answer: _Answer, endpoint: str) -> str | None:
+        """Apply the configured fault mode to a 200 answer; the name of a mode the handler must act out."""
+        config = self.config
+        mode = config.fault_mode
+        if mode is None or answer.status != 200 or (config.fault_endpoints and endpoint not in config.fault_endpoints):
+            return None
+        if config.fault_count is not None and self.faults_served >= config.fault_count:
+            return None
+        self.faults_served += 1
+        if mode in faults.SPECIAL:
+            return mode
+        answer.status, answer.body, answer.content_type = faults.rewrite(mode, answer.body, self.rng)
+        return None
+
+    async def _handle_oembed(self, request: web.Request) -> web.StreamResponse:
+        now = time.monotonic()
+        answer, ids = self.oembed_service.answer(request.query.get("url"), now)
+        status = 0 if answer.drop else answer.status
+        self.received.append(Received(now, request.method, request.path, "oembed", ids, status, False, None))
+        if self.config.oembed.latency > 0:
+            await asyncio.sleep(self.config.oembed.latency)
+        if answer.drop:
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)
+        return web.Response(
+            body=answer.body, status=answer.status, headers=answer.headers, content_type=answer.content_type
         )
 
     async def _token(self, request: web.Request, now: float) -> _Answer:
+        fault = self.config.token_fault
+        if fault == "hang":
+            await asyncio.sleep(3600)
+        if fault == "redirect":
+            return _Answer(302, b"", {"Location": "/login"})
+        if fault == "html-500":
+            return _Answer(500, b"<html>Internal Server Error</html>", content_type="text/html")
         if request.method != "POST":
             return _Answer(405, dumps({"error": "method_not_allowed"}))
         form = await request.post()
@@ -264,7 +321,8 @@ class Emulator:
         self._token_serial += 1
         token = "BQ" + secrets.token_urlsafe(80)  # opaque, roughly the length of a real one
         self._tokens[token] = (self._token_serial, now + config.token_ttl)
-        body = {"access_token": token, "token_type": "Bearer", "expires_in": config.token_ttl}
+        expires: int | str = "soon" if config.token_fault == "expires-soon" else config.token_ttl
+        body = {"access_token": token, "token_type": "Bearer", "expires_in": expires}
         return _Answer(200, dumps(body))
 
     def _forced(self, endpoint: str) -> Outcome | None:
@@ -277,10 +335,22 @@ class Emulator:
                     return outcome
         return None
 
-    def _start_penalty(self, now: float, seconds: int) -> _Answer:
-        self._penalty_end = max(self._penalty_end, now + seconds)
+    def _start_penalty(self, now: float, seconds: int | None) -> _Answer:
+        """A 429 starting a penalty of `seconds`; None: a 429 that names no Retry-After at all."""
+        self._penalty_end = max(self._penalty_end, now + (seconds or 1))
         self._penalties.append([now, self._penalty_end])
-        return _rate_limited(seconds)
+        return self._rate_limited(seconds)
+
+    def _rate_limited(self, retry_after: int | None) -> _Answer:
+        answer = _error(429)
+        if retry_after is not None and self.config.retry_after_date:
+            # Whole seconds from the Date header this answer carries: HTTP-dates have no fractions.
+            now = int(time.time())
+            answer.headers["Date"] = formatdate(now, usegmt=True)
+            answer.headers["Retry-After"] = formatdate(now + retry_after, usegmt=True)
+        elif retry_after is not None:
+            answer.headers["Retry-After"] = str(retry_after)
+        return answer
 
     def _gatekeep(self, now: float, endpoint: str, token: str | None, method: str) -> _Answer | None:
         """What happens before routing: quota, injected outcomes, rate limit, faults, auth.
@@ -315,7 +385,7 @@ class Emulator:
             # Calling during a Retry-After lengthens it (spotify-facts: calls made then count against you).
             self._penalty_end += config.penalty_extension
             self._penalties[-1][1] = self._penalty_end
-            return _rate_limited(max(1, math.ceil(self._penalty_end - now)))
+            return self._rate_limited(max(1, math.ceil(self._penalty_end - now)))
         limit = config.rate_limit
         if limit is not None and len(window) > limit:
             # Room for the next request once all but limit-1 of the entries (this one included) expired.
@@ -472,12 +542,6 @@ class Emulator:
             yield self
         finally:
             self.stop_thread()
-
-
-def _rate_limited(retry_after: int) -> _Answer:
-    answer = _error(429)
-    answer.headers["Retry-After"] = str(retry_after)
-    return answer
 
 
 def _quota_answer(retry_after: int) -> _Answer:

@@ -1,0 +1,117 @@
+"""How one source sends: its own Retry-After gate, its own rate limiter and its own concurrency.
+
+Each source (the Web API, oEmbed) has a `Pace`: a 429 from one never holds back the other. Every request
+goes: wait for the gate → take a concurrency slot → wait for the rate limiter → check the gate again (a 429
+may have arrived meanwhile) → send. Sleeps happen outside the slot, so a waiting request never blocks one
+that could go.
+
+An adaptive pace (oEmbed, whose limit is undocumented) lowers its rate on each 429 and climbs back after a
+stretch of successes: additive increase, multiplicative decrease, as TCP finds a link's capacity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from aiolimiter import AsyncLimiter
+
+# Multiplicative decrease: mild, because the server's window already punishes overshoot with 429s, and a
+# halving would average ~75 % of the allowed rate.
+DECREASE = 0.85
+# Additive increase: this share of the ceiling, after this many seconds' worth of successes at the current rate.
+INCREASE_STEP = 0.04
+INCREASE_AFTER_SECONDS = 2.0
+FLOOR_SHARE = 0.02  # never below this share of the ceiling
+
+
+class RetryAfterGate:
+    """Shared by every request of one source.
+
+    Spotify counts calls made during a Retry-After against the caller and lengthens the penalty, so a 429
+    seen by one worker must hold back all of them, not only the one that got it.
+    """
+
+    def __init__(self) -> None:
+        self._until = 0.0
+        self.on_close: Callable[[float], None] | None = None  # told of each new wait (progress display)
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self._until - self._now())
+
+    def close_for(self, seconds: float) -> None:
+        """Hold every request back for `seconds` from now (never shortens a wait already running)."""
+        until = self._now() + seconds
+        if until > self._until:
+            self._until = until
+            if self.on_close is not None:
+                self.on_close(seconds)
+
+    async def wait(self) -> None:
+        # Loop: the gate may be closed again (longer) while we sleep.
+        while (remaining := self.remaining) > 0:  # noqa: ASYNC110 - a deadline, not an event
+            await asyncio.sleep(remaining)
+
+
+class Pace:
+    def __init__(self, name: str, rate: float, concurrency: int, *, adaptive: bool = False) -> None:
+        self.name = name
+        self.gate = RetryAfterGate()
+        self.ceiling = rate
+        self.rate = rate
+        self.adaptive = adaptive
+        self.epoch = 0  # bumped by each decrease: 429s to requests sent before it do not decrease again
+        self._slots = asyncio.Semaphore(concurrency)
+        self._limiter = self._make_limiter(rate)
+        self._successes = 0
+        self.lowest = rate  # for the summary: how far the rate had to come down
+
+    @staticmethod
+    def _make_limiter(rate: float) -> AsyncLimiter:
+        # max_rate=1 over 1/rate seconds: an even pace with no start-up burst (aiolimiter's documented recipe).
+        return AsyncLimiter(1, 1.0 / rate)
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[int]:
+        """Wait for this source's turn to send; yields the epoch the request is sent in, inside a slot."""
+        while True:
+            await self.gate.wait()
+            async with self._slots:
+                await self._limiter.acquire()
+                if self.gate.remaining > 0:
+                    continue  # a 429 arrived while we waited for our turn: go back to the gate
+                yield self.epoch
+                return
+
+    def succeeded(self) -> None:
+        if not self.adaptive or self.rate >= self.ceiling:
+            return
+        self._successes += 1
+        if self._successes >= self.rate * INCREASE_AFTER_SECONDS:
+            self._set_rate(min(self.ceiling, self.rate + self.ceiling * INCREASE_STEP))
+
+    def throttled(self, epoch: int) -> None:
+        """A 429: slow down once per overshoot, not once per request that was already in flight."""
+        if not self.adaptive or epoch != self.epoch:
+            return
+        self.epoch += 1
+        self._set_rate(max(self.ceiling * FLOOR_SHARE, self.rate * DECREASE))
+        self.lowest = min(self.lowest, self.rate)
+
+    def _set_rate(self, rate: float) -> None:
+        self._successes = 0
+        if rate != self.rate:
+            self.rate = rate
+            self._limiter = self._make_limiter(rate)
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Exponential with jitter (half to full), so retrying workers do not return in step."""
+    ceiling = min(cap, base * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)

@@ -1,0 +1,170 @@
+"""The Spotify Web API: batch and single-item calls, tokens, and finding out whether batches are allowed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import aiohttp
+
+from backfill.pacing import Pace
+from backfill.sources.answers import Answer, artist_answer, batch_entries, track_answer
+from backfill.sources.http import (
+    ClientOptions,
+    Fatal,
+    Json,
+    Kind,
+    PacedSource,
+    Reply,
+    RequestFailed,
+    fetch,
+    message_of,
+)
+from backfill.token import TokenSource
+
+BATCH_SIZE = 50  # the most ids /tracks and /artists take in one call
+ALBUM_PAGE = 50  # the most tracks /albums/{id}/tracks returns in one page
+# Distinct fresh tokens refused with 401 and no success in between: then the API is not going to take any.
+_MAX_REFUSED_TOKENS = 3
+
+
+class AccessDenied(Fatal):
+    """A single-item call answered 403: the app may not use the API at all (e.g. its owner lost Premium)."""
+
+
+class AuthRefused(Fatal):
+    """Every access token is refused with 401, even fresh ones."""
+
+
+class BatchForbidden(Exception):
+    """A batch endpoint answered 403: this app is in Development Mode (since February 2026)."""
+
+
+class _BatchSupport:
+    """Whether this app may use a batch endpoint: learnt from the first batch call that gets an answer.
+
+    The first call is a probe that the other batch calls of this kind wait for, since a 403 costs quota too.
+    A probe that fails otherwise (5xx, garbage, no answer) leaves the question open, but later batches no
+    longer wait: each finds out for itself.
+    """
+
+    def __init__(self) -> None:
+        self.allowed: bool | None = None
+        self.probed = asyncio.Event()  # set once the first probe has ended, whatever its answer
+        self.lock = asyncio.Lock()
+
+
+class SpotifyClient(PacedSource):
+    name = "api"
+
+    def __init__(
+        self, session: aiohttp.ClientSession, tokens: TokenSource, api_url: str, options: ClientOptions
+    ) -> None:
+        super().__init__(session, Pace("api", options.rate, options.concurrency), options)
+        self._tokens = tokens
+        self._api = api_url.rstrip("/")
+        self._batch: dict[Kind, _BatchSupport] = {"tracks": _BatchSupport(), "artists": _BatchSupport()}
+        self._refused: set[str] = set()  # tokens refused since the last success
+
+    @property
+    def gate(self):  # type: ignore[no-untyped-def]  # kept for tests that close the API gate
+        return self.pace.gate
+
+    # -- public calls ----------------------------------------------------------------------------
+
+    def batch_allowed(self, kind: Kind) -> bool | None:
+        """True/False once a batch call of this kind has answered; None before."""
+        return self._batch[kind].allowed
+
+    async def probe_settled(self, kind: Kind) -> bool | None:
+        """Wait until the first batch probe of this kind has ended; its answer (None if it failed otherwise)."""
+        support = self._batch[kind]
+        await support.probed.wait()
+        return support.allowed
+
+    async def tracks(self, ids: Sequence[str]) -> dict[str, Answer] | None:
+        """Batch-fetch up to 50 tracks; None when this app may not use the batch endpoint."""
+        return await self._batch_call("tracks", "/tracks", ids)
+
+    async def artists(self, ids: Sequence[str]) -> dict[str, Answer] | None:
+        return await self._batch_call("artists", "/artists", ids)
+
+    async def track(self, track_id: str) -> tuple[Answer, Json | None]:
+        """The track's image answer, and its album object (for album grouping) when it has one."""
+        body = await self._get("tracks", self._api + f"/tracks/{track_id}", f"/tracks/{track_id}")
+        answer = track_answer(body, track_id)
+        album = body.get("album") if isinstance(body, dict) else None
+        return answer, album if isinstance(album, dict) else None
+
+    async def artist(self, artist_id: str) -> Answer:
+        body = await self._get("artists", self._api + f"/artists/{artist_id}", f"/artists/{artist_id}")
+        return artist_answer(body, artist_id)
+
+    async def album(self, album_id: str) -> Json | None:
+        return await self._get("tracks", self._api + f"/albums/{album_id}", f"/albums/{album_id}")
+
+    async def album_tracks(self, album_id: str, offset: int) -> Json | None:
+        path = f"/albums/{album_id}/tracks"
+        return await self._get("tracks", self._api + path, path, {"limit": str(ALBUM_PAGE), "offset": str(offset)})
+
+    # -- batch detection -------------------------------------------------------------------------
+
+    async def _batch_call(self, kind: Kind, path: str, ids: Sequence[str]) -> dict[str, Answer] | None:
+        if len(ids) > BATCH_SIZE:
+            raise ValueError(f"at most {BATCH_SIZE} ids per batch call")
+        support = self._batch[kind]
+        if not support.probed.is_set():
+            async with support.lock:  # the first caller probes; the others wait for it to end
+                if not support.probed.is_set():
+                    try:
+                        return await self._try_batch(kind, path, ids)
+                    finally:
+                        support.probed.set()
+        if support.allowed is False:
+            return None
+        return await self._try_batch(kind, path, ids)
+
+    async def _try_batch(self, kind: Kind, path: str, ids: Sequence[str]) -> dict[str, Answer] | None:
+        support = self._batch[kind]
+        try:
+            body = await self._get(kind, self._api + path, path, {"ids": ",".join(ids)})
+        except BatchForbidden:
+            support.allowed = False  # Development Mode, or access withdrawn mid-run: single items from now on
+            return None
+        support.allowed = True
+        return batch_entries(body, kind, ids)
+
+    # -- statuses only the Web API has ------------------------------------------------------------
+
+    async def _send(self, url: str, params: dict[str, str] | None) -> tuple[Reply, object]:
+        token = await self._tokens.get()
+        headers = {"Authorization": f"Bearer {token}"}
+        reply = await fetch(self._session, "GET", url, params=params, headers=headers, timeout=self._options.timeout)
+        if reply.status in (200, 404):
+            self._refused.clear()
+        return reply, token
+
+    async def _judge(self, reply: Reply, path: str, token: object) -> Json | bool | None:
+        status = reply.status
+        if status == 404:
+            return None
+        if status == 401:  # refresh on any 401, whatever the message says (its text changed in 2026)
+            assert isinstance(token, str)
+            self._refused.add(token)
+            if len(self._refused) > _MAX_REFUSED_TOKENS:
+                raise AuthRefused(
+                    f"Spotify refused {len(self._refused)} fresh access tokens in a row (HTTP 401 on {path}): "
+                    "check that SPOTIFY_API_URL and SPOTIFY_TOKEN_URL belong to the same service"
+                )
+            self._tokens.invalidate(token)
+            return True
+        if status == 403:
+            if path in ("/tracks", "/artists"):
+                raise BatchForbidden(path)
+            detail = f": {message_of(reply.body)}" if message_of(reply.body) else ""
+            # Every other request would be refused too: stop the run rather than fail item by item.
+            raise AccessDenied(
+                f"Spotify refused access (HTTP 403{detail}). Development Mode apps need their owner "
+                "to have Spotify Premium; check the app in the developer dashboard"
+            )
+        raise RequestFailed(f"{path}: HTTP {status} {message_of(reply.body)}".rstrip(), status)
