@@ -36,7 +36,7 @@ class RunReport:
 
 def make_plan(config: RunConfig) -> Plan:
     """Check the database read-only and count what is pending (raises StoreError)."""
-    store = Store.open(config.settings.db_path, read_only=True, need_artists="artists" in config.kinds)
+    store = Store.open(config.settings.db_path, read_only=True, need_artists="artists" in config.kinds, for_run=True)
     try:
         return store.plan(config.misses, config.kinds)
     finally:
@@ -64,10 +64,12 @@ async def execute(
                 await tokens.get()  # the credentials are part of the set-up check
             except (CredentialsRejected, TokenUnavailable) as exc:
                 raise SetupError(str(exc)) from None
-        # Nothing pending: no token, no request and no write, so a read-only connection will do.
-        # DuckDB calls run on a thread so that signals are still handled while they work.
+        # Nothing pending: no token, no request and no write, so a read-only connection will do (unless an
+        # earlier version's log must be rebuilt, which needs no network). DuckDB calls run on a thread so that
+        # signals are still handled while they work.
+        read_only = nothing_to_do and not plan.log_repair
         store = await asyncio.to_thread(
-            Store.open, settings.db_path, read_only=nothing_to_do, need_artists="artists" in kinds
+            Store.open, settings.db_path, read_only=read_only, need_artists="artists" in kinds
         )
         try:
             # Again: another process may have filled rows since the first look.

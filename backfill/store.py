@@ -12,7 +12,6 @@ Rules this module keeps:
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,9 +20,21 @@ from typing import Any, Literal
 
 import duckdb
 
+from backfill.dbfile import StoreError, is_lock_error, lock_holder, refuse_if_unkeepable, refuse_unreadable, sniff
 from backfill.ids import SQL_ID_RE, SQL_TRACK_URI_RE, TRACK_URI_PREFIX
 
+__all__ = ["Outcome", "Plan", "Store", "StoreError"]
+
 LOG_TABLE = "backfill_log"
+_LOG_REBUILT = "backfill_log_rebuilt"
+# No key, no index, no constraint: DuckDB 2.0 writes index data that DuckDB 1.x cannot read, and the user's file
+# must stay readable by the DuckDB that made it. Upserts are DELETE + INSERT in one transaction.
+_LOG_DDL = """CREATE TABLE {name} (
+    kind VARCHAR,          -- 'track' or 'artist'
+    spotify_id VARCHAR,
+    outcome VARCHAR,       -- 'not_found' or 'no_image'
+    checked_at TIMESTAMP   -- UTC
+)"""
 Status = Literal["updated", "no_image", "not_found", "failed"]
 LogKind = Literal["track", "artist"]
 _REMEMBERED: tuple[Status, ...] = ("not_found", "no_image")
@@ -39,10 +50,6 @@ MEMORY_LIMIT = "80MB"
 # not table order): the default 16 MB of WAL meant a checkpoint every few batches at a million tracks. Each
 # write pending a checkpoint also holds memory, which is what bounds this.
 CHECKPOINT_AFTER = "32MB"
-
-
-class StoreError(Exception):
-    """The database cannot be used as it is; the message says why in one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +97,7 @@ class KindPlan:
 class Plan:
     tracks: KindPlan
     artists: KindPlan
+    log_repair: bool = False  # the run must open the file for writing even with nothing to fetch
 
 
 @dataclass(frozen=True)
@@ -99,13 +107,11 @@ class Schema:
     has_primary_artist_id: bool
     has_album_grouping: bool
     has_log: bool
+    log_repair: bool = False  # the log has a key or index (an earlier version of this tool): rebuild it plain
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)")
 
 
 class Store:
@@ -119,29 +125,32 @@ class Store:
     # -- opening ---------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, read_only: bool, need_artists: bool = True) -> Store:
+    def open(
+        cls, path: str | os.PathLike[str], *, read_only: bool, need_artists: bool = True, for_run: bool = False
+    ) -> Store:
+        """Open and check the file; `for_run`: a run will write it, so refuse what it cannot keep readable."""
         path = Path(path)
-        if not path.is_file():
-            raise StoreError(f"database not found: {path} (set BACKFILL_DB or pass --db)")
+        header = sniff(path)
+        if for_run or not read_only:
+            refuse_if_unkeepable(path, header)
         try:
             con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            text = str(exc)
-            if "lock" in text.lower():
-                holder = _LOCK_HOLDER.search(text)
-                who = f" (PID {holder['pid']}: {holder['prog']})" if holder else ""
-                raise StoreError(f"database {path} is locked by another process{who}; close it and try again") from None
-            raise StoreError(f"cannot open database {path}: {_first_line(text)}") from None
         except duckdb.Error as exc:
-            raise StoreError(f"cannot open database {path}: {_first_line(str(exc))}") from None
+            if is_lock_error(exc):
+                who = lock_holder(str(exc))
+                raise StoreError(f"database {path} is locked by another process{who}; close it and try again") from None
+            raise refuse_unreadable(path, header, exc) from None
         try:
             con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
             con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_AFTER}'")
             schema = _check_schema(con, need_artists)
-        except StoreError:
+            store = cls(con, path, schema)
+            if not read_only and schema.log_repair:
+                store._repair_log()
+        except BaseException:
             con.close()
             raise
-        return cls(con, path, schema)
+        return store
 
     def close(self) -> None:
         self._con.close()
@@ -276,7 +285,7 @@ class Store:
             )
             artists.remembered = artists.ids - artists.pending
             self._pending["artists"] = artists.pending
-        return Plan(tracks, artists)
+        return Plan(tracks, artists, self.schema.log_repair)
 
     def stream_tracks(self) -> Iterator[list[tuple[str, int | None]]]:
         """Pages of (id, album group key or None) from plan()'s queue: album groups contiguous, most-played
@@ -343,16 +352,20 @@ class Store:
                 )
             if misses:
                 self._ensure_log()
-                con.execute(
-                    f"""INSERT OR REPLACE INTO {LOG_TABLE}
-                        SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), $4""",
-                    [[k for k, _ in misses], [i for _, i in misses], list(misses.values()), _utcnow()],
-                )
-            if found:
+            if self.schema.has_log and (misses or found):
+                # An upsert by hand: the log has no key, because DuckDB 2.0 writes indexes that older DuckDB
+                # versions cannot read (see README, "Compatibility"). Same transaction, so never two rows.
+                stale = [*found, *misses]
                 con.execute(
                     f"""DELETE FROM {LOG_TABLE} WHERE (kind, spotify_id) IN
                         (SELECT (unnest($1::VARCHAR[]), unnest($2::VARCHAR[])))""",
-                    [[k for k, _ in found], [i for _, i in found]],
+                    [[k for k, _ in stale], [i for _, i in stale]],
+                )
+            if misses:
+                con.execute(
+                    f"""INSERT INTO {LOG_TABLE}
+                        SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), $4""",
+                    [[k for k, _ in misses], [i for _, i in misses], list(misses.values()), _utcnow()],
                 )
             con.execute("COMMIT")
         except BaseException:
@@ -362,15 +375,27 @@ class Store:
     def _ensure_log(self) -> None:
         if self.schema.has_log:
             return
-        self._con.execute(
-            f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
-                    kind VARCHAR NOT NULL,        -- 'track' or 'artist'
-                    spotify_id VARCHAR NOT NULL,
-                    outcome VARCHAR NOT NULL,     -- 'not_found' or 'no_image'
-                    checked_at TIMESTAMP NOT NULL, -- UTC
-                    PRIMARY KEY (kind, spotify_id))"""
-        )
+        self._con.execute(_LOG_DDL.format(name=LOG_TABLE))
         self.schema = Schema(**{**self.schema.__dict__, "has_log": True})
+
+    def _repair_log(self) -> None:
+        """Rebuild a log made by an earlier version of this tool (with a PRIMARY KEY) as a plain table.
+
+        That key's index, written by DuckDB 2.0, made the file unreadable for the DuckDB that created it;
+        the rebuilt table keeps every row and the file becomes readable again.
+        """
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(_LOG_DDL.format(name=_LOG_REBUILT))
+            con.execute(f"INSERT INTO {_LOG_REBUILT} SELECT kind, spotify_id, outcome, checked_at FROM {LOG_TABLE}")
+            con.execute(f"DROP TABLE {LOG_TABLE}")
+            con.execute(f"ALTER TABLE {_LOG_REBUILT} RENAME TO {LOG_TABLE}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self.schema = Schema(**{**self.schema.__dict__, "log_repair": False})
 
     # -- reporting ---------------------------------------------------------------------------------
 
@@ -406,10 +431,6 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = No
     return row if len(row) > 1 else row[0]
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "unknown error"
-
-
 _REQUIRED = {
     "tracks": ("spotify_track_uri", "album_image_url"),
     "artists": ("artist_name", "spotify_artist_id", "image_url"),
@@ -437,4 +458,12 @@ def _check_schema(con: duckdb.DuckDBPyConnection, need_artists: bool) -> Schema:
         has_primary_artist_id={"primary_artist_id", "primary_artist_name"} <= tracks,
         has_album_grouping={"album_name", "primary_artist_name"} <= tracks,
         has_log=LOG_TABLE in columns,
+        log_repair=LOG_TABLE in columns and _has_key_or_index(con, LOG_TABLE),
     )
+
+
+def _has_key_or_index(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    where = "WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?"
+    keys = _one(con, f"SELECT count(*) FROM duckdb_constraints() {where}", [name])
+    indexes = _one(con, f"SELECT count(*) FROM duckdb_indexes() {where}", [name])
+    return bool(keys or indexes)
