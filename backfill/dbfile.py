@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,18 @@ def refuse_if_unkeepable(path: Path, header: Header) -> None:
             f"{path} was created by DuckDB {header.created_by}, which could not read it after a write by this "
             f"tool's DuckDB {duckdb.__version__} (files from DuckDB 0.10 on stay readable): convert it with EXPORT "
             f"DATABASE in DuckDB {header.created_by} and IMPORT DATABASE in the DuckDB your dashboard uses"
+        )
+
+
+def refuse_if_unwritable(path: Path) -> None:
+    """Before any request: a run writes the file, and DuckDB creates its .wal (and a .tmp folder) beside it."""
+    if not os.access(path, os.W_OK):
+        raise StoreError(f"{path} is read-only: backfill writes the images into it (make it writable)")
+    folder = path.resolve().parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StoreError(
+            f"cannot write in {folder}: DuckDB must create {path.name}.wal beside the database (make the folder "
+            "writable, or copy the file elsewhere)"
         )
 
 

@@ -45,15 +45,20 @@ class Progress(Protocol):
 @dataclass
 class KindStats:
     pending: int = 0
-    updated: int = 0
+    updated: int = 0  # image rows committed (not ids fetched: a row filled meanwhile by another is not counted)
     no_image: int = 0
     not_found: int = 0
     failed: int = 0
+    found: int = 0  # ids fetched with an image
+
+    @property
+    def answered(self) -> int:
+        return self.found + self.no_image + self.not_found + self.failed
 
     @property
     def remaining(self) -> int:
         """Pending ids this run did not reach (it was stopped)."""
-        return self.pending - self.updated - self.no_image - self.not_found - self.failed
+        return self.pending - self.answered
 
 
 @dataclass
@@ -425,8 +430,10 @@ class Pipeline:
             buffer.extend(arrived)
             self._count(arrived)
             if buffer and (done or len(buffer) >= FLUSH_ROWS or loop.time() >= deadline):
-                await self._db(self._store.apply, buffer)
+                committed = await self._db(self._store.apply, buffer)
                 buffer = []
+                for kind, rows in committed.items():
+                    self.result.stats[kind].updated += rows
             if loop.time() >= deadline:
                 deadline = loop.time() + FLUSH_SECONDS
 
@@ -434,7 +441,8 @@ class Pipeline:
         per_kind: Counter[str] = Counter()
         for o in outcomes:
             stats = self.result.stats[o.kind]
-            setattr(stats, o.status, getattr(stats, o.status) + 1)
+            status = "found" if o.status == "updated" else o.status  # `updated` counts commits, in _write
+            setattr(stats, status, getattr(stats, status) + 1)
             per_kind[o.kind] += 1
         if self._progress is not None:
             for kind, n in per_kind.items():

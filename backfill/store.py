@@ -11,6 +11,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,15 @@ from typing import Any, Literal
 
 import duckdb
 
-from backfill.dbfile import StoreError, is_lock_error, lock_holder, refuse_if_unkeepable, refuse_unreadable, sniff
+from backfill.dbfile import (
+    StoreError,
+    is_lock_error,
+    lock_holder,
+    refuse_if_unkeepable,
+    refuse_if_unwritable,
+    refuse_unreadable,
+    sniff,
+)
 from backfill.ids import SQL_ID_RE, SQL_TRACK_URI_RE, TRACK_URI_PREFIX
 
 __all__ = ["Outcome", "Plan", "Store", "StoreError"]
@@ -50,6 +59,9 @@ MEMORY_LIMIT = "80MB"
 # not table order): the default 16 MB of WAL meant a checkpoint every few batches at a million tracks. Each
 # write pending a checkpoint also holds memory, which is what bounds this.
 CHECKPOINT_AFTER = "32MB"
+# The tool needs no extension, and must contact nothing but Spotify: without this, a file DuckDB does not know
+# (SQLite, say) or a query needing an extension would make DuckDB download one into ~/.duckdb/extensions.
+NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +145,9 @@ class Store:
         header = sniff(path)
         if for_run or not read_only:
             refuse_if_unkeepable(path, header)
+            refuse_if_unwritable(path)
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only, config=NO_EXTENSIONS)
         except duckdb.Error as exc:
             if is_lock_error(exc):
                 who = lock_holder(str(exc))
@@ -306,8 +319,13 @@ class Store:
 
     # -- filling in ------------------------------------------------------------------------------
 
-    def apply(self, outcomes: Sequence[Outcome]) -> None:
-        """Write a batch of outcomes in one transaction, a handful of set-based statements in all."""
+    def apply(self, outcomes: Sequence[Outcome]) -> dict[str, int]:
+        """Write a batch of outcomes in one transaction, a handful of set-based statements in all.
+
+        Returns the image rows the transaction filled, per kind: what was committed, not what was fetched (a
+        row filled meanwhile by someone else is not counted, and a failed commit raises instead).
+        """
+        filled = {"tracks": 0, "artists": 0}
         track_urls: dict[str, str] = {}
         artist_urls: dict[str, str] = {}
         recovered: dict[str, str] = {}
@@ -325,12 +343,14 @@ class Store:
                 for name in o.names:  # only an id Spotify confirmed is written back
                     recovered[name] = o.id
         if not (track_urls or artist_urls or recovered or misses):
-            return
+            return filled
         con = self._con
+        schema = self.schema
         con.execute("BEGIN TRANSACTION")
         try:
             if track_urls:
-                con.execute(
+                filled["tracks"] = _changed(
+                    con,
                     """UPDATE tracks SET album_image_url = u.url
                        FROM (SELECT unnest($1::VARCHAR[]) AS uri, unnest($2::VARCHAR[]) AS url) u
                        WHERE tracks.spotify_track_uri = u.uri AND tracks.album_image_url IS NULL""",
@@ -344,7 +364,8 @@ class Store:
                     [list(recovered), list(recovered.values())],
                 )
             if artist_urls:
-                con.execute(
+                filled["artists"] = _changed(
+                    con,
                     """UPDATE artists SET image_url = u.url
                        FROM (SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url) u
                        WHERE artists.spotify_artist_id = u.id AND artists.image_url IS NULL""",
@@ -369,8 +390,13 @@ class Store:
                 )
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            # A failed COMMIT has already ended the transaction: ROLLBACK's own complaint ("no transaction is
+            # active") must not hide the real error (a full disk, an unwritable .wal).
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            self.schema = schema  # a log created in this transaction is gone with it
             raise
+        return filled
 
     def _ensure_log(self) -> None:
         if self.schema.has_log:
@@ -425,6 +451,11 @@ class Store:
         return {"track": track, "artist": artist}
 
 
+def _changed(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> int:
+    """Run an UPDATE; the number of rows it changed."""
+    return int(_one(con, sql, params))
+
+
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
     row = con.execute(sql, params or []).fetchone()
     assert row is not None
@@ -435,30 +466,55 @@ _REQUIRED = {
     "tracks": ("spotify_track_uri", "album_image_url"),
     "artists": ("artist_name", "spotify_artist_id", "image_url"),
 }
+_TEXT = "VARCHAR"
+_LOG_SHAPE = [("kind", _TEXT), ("spotify_id", _TEXT), ("outcome", _TEXT), ("checked_at", "TIMESTAMP")]
 
 
 def _check_schema(con: duckdb.DuckDBPyConnection, need_artists: bool) -> Schema:
+    """Everything a run reads or writes has the shape it needs, checked before any request (StoreError if not)."""
+    here = "database_name = current_database() AND schema_name = 'main'"
     rows = con.execute(
-        "SELECT table_name, column_name FROM duckdb_columns() "
-        "WHERE database_name = current_database() AND schema_name = 'main'"
+        f"SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE {here} "
+        "ORDER BY table_name, column_index"
     ).fetchall()
-    columns: dict[str, set[str]] = {}
-    for table, column in rows:
-        columns.setdefault(table.lower(), set()).add(column.lower())
+    tables = {t.lower() for (t,) in con.execute(f"SELECT table_name FROM duckdb_tables() WHERE {here}").fetchall()}
+    views = {v.lower() for (v,) in con.execute(f"SELECT view_name FROM duckdb_views() WHERE {here}").fetchall()}
+    columns: dict[str, dict[str, str]] = {}  # table -> column -> type, in column order
+    for table, column, data_type in rows:
+        if table.lower() in tables:
+            columns.setdefault(table.lower(), {})[column.lower()] = data_type
+
+    def text(table: str, *names: str) -> bool:
+        return all(columns.get(table, {}).get(n) == _TEXT for n in names)
+
     for table in ("tracks", "artists") if need_artists else ("tracks",):
+        if table in views:
+            raise StoreError(f"'{table}' is a view, not a table: backfill fills in a table's columns")
         if table not in columns:
             raise StoreError(f"table '{table}' not found in the database: is this a spotify-wrapped history?")
         missing = [c for c in _REQUIRED[table] if c not in columns[table]]
         if missing:
             raise StoreError(f"table '{table}' has no column {', '.join(repr(c) for c in missing)}")
-    tracks = columns["tracks"]
+        for name in _REQUIRED[table]:
+            if columns[table][name] != _TEXT:
+                raise StoreError(
+                    f"table '{table}': column '{name}' is {columns[table][name]}, not text (VARCHAR) as in a "
+                    "spotify-wrapped history"
+                )
+    if LOG_TABLE in views:
+        raise StoreError(f"'{LOG_TABLE}' is a view, but that name is this tool's own table: rename or drop the view")
+    log = columns.get(LOG_TABLE)
+    if log is not None and list(log.items()) != _LOG_SHAPE:
+        found = ", ".join(f"{c} {t}" for c, t in log.items())
+        wanted = ", ".join(f"{c} {t}" for c, t in _LOG_SHAPE)
+        raise StoreError(f"table '{LOG_TABLE}' ({found}) is not the one this tool keeps ({wanted}): rename or drop it")
     return Schema(
-        has_artists="artists" in columns and all(c in columns["artists"] for c in _REQUIRED["artists"]),
-        has_plays="plays" in columns and {"spotify_track_uri", "artist_name"} <= columns["plays"],
-        has_primary_artist_id={"primary_artist_id", "primary_artist_name"} <= tracks,
-        has_album_grouping={"album_name", "primary_artist_name"} <= tracks,
-        has_log=LOG_TABLE in columns,
-        log_repair=LOG_TABLE in columns and _has_key_or_index(con, LOG_TABLE),
+        has_artists=text("artists", *_REQUIRED["artists"]),
+        has_plays=text("plays", "spotify_track_uri", "artist_name"),
+        has_primary_artist_id=text("tracks", "primary_artist_id", "primary_artist_name"),
+        has_album_grouping={"album_name", "primary_artist_name"} <= columns["tracks"].keys(),
+        has_log=log is not None,
+        log_repair=log is not None and _has_key_or_index(con, LOG_TABLE),
     )
 
 
