@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from backfill.images import choose_image
 from backfill.spotify import ALBUM_PAGE, BATCH_SIZE, Json, RateLimited, RequestFailed, SpotifyClient
-from backfill.store import Outcome, Plan, Status, Store
+from backfill.store import Outcome, Plan, Status, Store, StoreError
 
 T = TypeVar("T")
 Stopped = Literal["rate_limited", "interrupted", "error"]
@@ -34,6 +34,9 @@ FLUSH_SECONDS = 1.0
 # when the writer falls behind.
 FLUSH_ROWS = 100_000
 RESULTS_QUEUED = 10_000
+# After a flush the file is released (others may open it) unless this many results already wait: then they
+# come faster than a re-attach is worth (a scale run), and the file stays attached until the writer catches up.
+KEEP_ATTACHED_BACKLOG = 1_000
 
 
 class Progress(Protocol):
@@ -412,10 +415,18 @@ class Pipeline:
     # -- writer ------------------------------------------------------------------------------------
 
     async def _write(self) -> None:
+        """Apply results in batches: at least every FLUSH_SECONDS, at most FLUSH_ROWS at a time.
+
+        The file stays attached while results keep coming faster than the flushes (a fast run), and is
+        released after a flush otherwise, so that others can open it while this run waits on the network.
+        A file still busy after the lock timeout stops the fetching; what was fetched stays here, and is
+        tried once more when the run ends.
+        """
         loop = asyncio.get_running_loop()
         buffer: list[Outcome] = []
         deadline = loop.time() + FLUSH_SECONDS
         done = False
+        blocked = False
         while not done:
             try:
                 first = await asyncio.wait_for(self._results.get(), timeout=max(0.0, deadline - loop.time()))
@@ -429,13 +440,30 @@ class Pipeline:
                 done = True
             buffer.extend(arrived)
             self._count(arrived)
-            if buffer and (done or len(buffer) >= FLUSH_ROWS or loop.time() >= deadline):
-                committed = await self._db(self._store.apply, buffer)
-                buffer = []
-                for kind, rows in committed.items():
-                    self.result.stats[kind].updated += rows
-            if loop.time() >= deadline:
+            tick = loop.time() >= deadline
+            if buffer and not blocked and (done or len(buffer) >= FLUSH_ROWS or tick):
+                blocked = not await self._flush(buffer)
+                if not blocked:
+                    buffer = []
+            if (tick or done) and self._results.qsize() < KEEP_ATTACHED_BACKLOG and self._store.attached:
+                await self._db(self._store.release)
+            if tick:
                 deadline = loop.time() + FLUSH_SECONDS
+        if buffer and blocked and await self._flush(buffer):  # the last chance for what was fetched
+            await self._db(self._store.release)
+
+    async def _flush(self, buffer: list[Outcome]) -> bool:
+        """Apply one batch; False when the file stayed busy past the lock timeout (the run is then halted)."""
+        try:
+            committed = await self._db(self._store.apply, buffer)
+        except StoreError as exc:
+            if self.result.error is None:
+                self.result.error = exc
+            self.halt("error")
+            return False
+        for kind, rows in committed.items():
+            self.result.stats[kind].updated += rows
+        return True
 
     def _count(self, outcomes: list[Outcome]) -> None:
         per_kind: Counter[str] = Counter()

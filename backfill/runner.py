@@ -11,7 +11,7 @@ import aiohttp
 from backfill.config import Settings
 from backfill.pipeline import Pipeline, Progress, RunResult
 from backfill.spotify import ClientOptions, SpotifyClient
-from backfill.store import MissFilter, Plan, Store
+from backfill.store import MissFilter, Plan, Store, StoreError
 from backfill.token import CredentialsRejected, TokenSource, TokenUnavailable
 
 
@@ -25,6 +25,7 @@ class RunConfig:
     kinds: tuple[str, ...] = ("tracks", "artists")
     misses: MissFilter = field(default_factory=MissFilter)
     client: ClientOptions = field(default_factory=ClientOptions)
+    lock_timeout: float = 30.0  # seconds to wait for a file another process holds, at start and at each flush
 
 
 @dataclass
@@ -32,11 +33,18 @@ class RunReport:
     result: RunResult
     plan: Plan
     db: dict[str, tuple[int, int]]  # per table: (rows, rows with an image), after the run
+    lock_held_seconds: float = 0.0  # how long the run had the file open (and locked)
 
 
 def make_plan(config: RunConfig) -> Plan:
     """Check the database read-only and count what is pending (raises StoreError)."""
-    store = Store.open(config.settings.db_path, read_only=True, need_artists="artists" in config.kinds, for_run=True)
+    store = Store.open(
+        config.settings.db_path,
+        read_only=True,
+        need_artists="artists" in config.kinds,
+        for_run=True,
+        lock_timeout=config.lock_timeout,
+    )
     try:
         return store.plan(config.misses, config.kinds)
     finally:
@@ -69,11 +77,17 @@ async def execute(
         # signals are still handled while they work.
         read_only = nothing_to_do and not plan.log_repair
         store = await asyncio.to_thread(
-            Store.open, settings.db_path, read_only=read_only, need_artists="artists" in kinds
+            Store.open,
+            settings.db_path,
+            read_only=read_only,
+            need_artists="artists" in kinds,
+            lock_timeout=config.lock_timeout,
         )
         try:
-            # Again: another process may have filled rows since the first look.
+            # Again: another process may have filled rows since the first look. Then let go of the file: the
+            # writer attaches it for each batch.
             plan = await asyncio.to_thread(store.plan, config.misses, kinds)
+            await asyncio.to_thread(store.release)
             bars = progress(plan) if progress else None
             pipeline = Pipeline(
                 store,
@@ -90,6 +104,13 @@ async def execute(
             finally:
                 if bars is not None:
                     bars.close()
-            return RunReport(result, plan, await asyncio.to_thread(store.image_counts))
+            db: dict[str, tuple[int, int]] = {}
+            if not isinstance(result.error, StoreError):  # still locked by another: no second wait
+                try:
+                    db = await asyncio.to_thread(store.image_counts)
+                except StoreError as exc:
+                    result.error, result.stopped = exc, "error"
+            await asyncio.to_thread(store.release)
+            return RunReport(result, plan, db, store.lock_held_seconds)
         finally:
             store.close()

@@ -6,6 +6,8 @@ Rules this module keeps:
 - Writes are set-based: one statement per batch of rows (lists passed as parameters and unnested).
 - The user's schema is never created or altered; the only table of our own, `backfill_log`, appears with the
   first write of a run.
+- The file is attached only while it is read or written (backfill.attach): the plan is read, then the file is
+  released; each batch attaches it for writing, and the writer releases it when it has nothing more to write.
 - All methods are blocking: callers in the event loop run them on one dedicated thread.
 """
 
@@ -14,54 +16,27 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 
-from backfill.dbfile import (
-    StoreError,
-    is_lock_error,
-    lock_holder,
-    refuse_if_unkeepable,
-    refuse_if_unwritable,
-    refuse_unreadable,
-    sniff,
-)
+from backfill.attach import Attachment, Mode
+from backfill.dbfile import StoreError, refuse_if_unkeepable, refuse_if_unwritable, sniff
 from backfill.ids import SQL_ID_RE, SQL_TRACK_URI_RE, TRACK_URI_PREFIX
+from backfill.schema import LOG_DDL, LOG_TABLE, Schema, check_schema, one, repair_log
 
 __all__ = ["Outcome", "Plan", "Store", "StoreError"]
 
-LOG_TABLE = "backfill_log"
-_LOG_REBUILT = "backfill_log_rebuilt"
-# No key, no index, no constraint: DuckDB 2.0 writes index data that DuckDB 1.x cannot read, and the user's file
-# must stay readable by the DuckDB that made it. Upserts are DELETE + INSERT in one transaction.
-_LOG_DDL = """CREATE TABLE {name} (
-    kind VARCHAR,          -- 'track' or 'artist'
-    spotify_id VARCHAR,
-    outcome VARCHAR,       -- 'not_found' or 'no_image'
-    checked_at TIMESTAMP   -- UTC
-)"""
 Status = Literal["updated", "no_image", "not_found", "failed"]
 LogKind = Literal["track", "artist"]
 _REMEMBERED: tuple[Status, ...] = ("not_found", "no_image")
-TRACK_QUEUE = "backfill_track_queue"  # TEMP tables: they vanish with the connection
+TRACK_QUEUE = "backfill_track_queue"  # TEMP tables of the in-memory connection, never in the file
 ARTIST_QUEUE = "backfill_artist_queue"
 PAGE_ROWS = 2048
 NEVER = datetime(1, 1, 1)  # a cutoff before every remembered miss: skip them all
-# DuckDB would otherwise take up to 80 % of RAM and keep what it read cached. With this cap the tool's
-# memory stays nearly flat in the table's size: bigger queries spill to a temporary folder beside the
-# database. The plan's query (one aggregate, one sort) was measured to fit a million tracks in 80 MB.
-MEMORY_LIMIT = "80MB"
-# A checkpoint rewrites every row group the writes touched, and ours touch them all (ids come in play order,
-# not table order): the default 16 MB of WAL meant a checkpoint every few batches at a million tracks. Each
-# write pending a checkpoint also holds memory, which is what bounds this.
-CHECKPOINT_AFTER = "32MB"
-# The tool needs no extension, and must contact nothing but Spotify: without this, a file DuckDB does not know
-# (SQLite, say) or a query needing an extension would make DuckDB download one into ~/.duckdb/extensions.
-NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,25 +87,16 @@ class Plan:
     log_repair: bool = False  # the run must open the file for writing even with nothing to fetch
 
 
-@dataclass(frozen=True)
-class Schema:
-    has_artists: bool
-    has_plays: bool
-    has_primary_artist_id: bool
-    has_album_grouping: bool
-    has_log: bool
-    log_repair: bool = False  # the log has a key or index (an earlier version of this tool): rebuild it plain
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Store:
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, schema: Schema) -> None:
-        self._con = con
-        self.path = path
-        self.schema = schema
+    def __init__(self, link: Attachment, need_artists: bool) -> None:
+        self._link = link
+        self.path = link.path
+        self._need_artists = need_artists
+        self.schema = Schema(False, False, False, False, False)  # set by each attach
         self._pending = {"tracks": 0, "artists": 0}  # queue lengths, set by plan()
         self._retrying = False  # plan() queued remembered misses again: a hit must clear its log entry
 
@@ -138,35 +104,53 @@ class Store:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], *, read_only: bool, need_artists: bool = True, for_run: bool = False
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        read_only: bool,
+        need_artists: bool = True,
+        for_run: bool = False,
+        lock_timeout: float = 0.0,
     ) -> Store:
-        """Open and check the file; `for_run`: a run will write it, so refuse what it cannot keep readable."""
+        """Check the file and attach it (for writing unless read_only); `for_run`: a run will write it, so
+        refuse what it cannot keep readable. A busy file is tried again for up to lock_timeout seconds."""
         path = Path(path)
         header = sniff(path)
         if for_run or not read_only:
             refuse_if_unkeepable(path, header)
             refuse_if_unwritable(path)
+        link = Attachment(path, header, lock_timeout=lock_timeout)
+        store = cls(link, need_artists)
         try:
-            con = duckdb.connect(str(path), read_only=read_only, config=NO_EXTENSIONS)
-        except duckdb.Error as exc:
-            if is_lock_error(exc):
-                who = lock_holder(str(exc))
-                raise StoreError(f"database {path} is locked by another process{who}; close it and try again") from None
-            raise refuse_unreadable(path, header, exc) from None
-        try:
-            con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-            con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_AFTER}'")
-            schema = _check_schema(con, need_artists)
-            store = cls(con, path, schema)
-            if not read_only and schema.log_repair:
-                store._repair_log()
+            store._attach("read" if read_only else "write")
         except BaseException:
-            con.close()
+            link.close()
             raise
         return store
 
+    def _attach(self, mode: Mode) -> None:
+        """Attach the file if it is not; each time, check its schema again (another process may change it)."""
+        if not self._link.attach(mode):
+            return
+        self.schema = check_schema(self._link.con, self._need_artists)
+        if self._link.mode == "write" and self.schema.log_repair:
+            repair_log(self._link.con)
+            self.schema = replace(self.schema, log_repair=False)
+
+    def release(self) -> None:
+        """Detach the file: its lock is free for others until the next read or write."""
+        self._link.detach()
+
+    @property
+    def attached(self) -> bool:
+        return self._link.mode is not None
+
+    @property
+    def lock_held_seconds(self) -> float:
+        return self._link.held()
+
     def close(self) -> None:
-        self._con.close()
+        self._link.close()
 
     # -- what is missing ---------------------------------------------------------------------------
 
@@ -247,12 +231,13 @@ class Store:
         them in short pages, so no query stays open while the writer commits (a long read would hold back
         DuckDB's checkpoints, and with them the memory of every row version written meanwhile).
         """
+        self._attach("read")
         tracks, artists = KindPlan(), KindPlan()
-        con = self._con
+        con = self._link.con
         self._pending = {"tracks": 0, "artists": 0}
         self._retrying = self.schema.has_log and misses.cutoff() != NEVER
         if "tracks" in kinds:
-            tracks.missing_rows, tracks.invalid = _one(
+            tracks.missing_rows, tracks.invalid = one(
                 con,
                 f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce(regexp_full_match("
                 f"spotify_track_uri, '{SQL_TRACK_URI_RE}'), FALSE)) FROM tracks WHERE album_image_url IS NULL",
@@ -267,7 +252,7 @@ class Store:
                     ORDER BY c.skip, coalesce(g.top, c.plays) DESC, c.grp NULLS LAST, c.plays DESC, c.id""",
                 params,
             )
-            tracks.ids, tracks.pending, singles, grouped, groups = _one(
+            tracks.ids, tracks.pending, singles, grouped, groups = one(
                 con,
                 f"""SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE NOT skip), 0),
                            count(*) FILTER (WHERE n = 1 AND NOT skip),
@@ -281,7 +266,7 @@ class Store:
             tracks.groups = {"singles": singles, "grouped_tracks": grouped, "groups": groups}
             self._pending["tracks"] = tracks.pending
         if "artists" in kinds and self.schema.has_artists:
-            artists.missing_rows, artists.invalid, artists.recovered = _one(
+            artists.missing_rows, artists.invalid, artists.recovered = one(
                 con,
                 f"SELECT count(*), count(*) FILTER (WHERE id IS NULL), count(*) FILTER (WHERE recovered) "
                 f"FROM ({self._artist_rows()})",
@@ -293,7 +278,7 @@ class Store:
                     ORDER BY skip, plays DESC, id""",
                 params,
             )
-            artists.ids, artists.pending = _one(
+            artists.ids, artists.pending = one(
                 con, f"SELECT count(*), count(*) FILTER (WHERE NOT skip) FROM {ARTIST_QUEUE}"
             )
             artists.remembered = artists.ids - artists.pending
@@ -312,7 +297,7 @@ class Store:
     def _pages(self, table: str, columns: str, pending: int) -> Iterator[list[Any]]:
         # Pending ids come first in the queue, and a TEMP table's rowids are its insertion order.
         for start in range(0, pending, PAGE_ROWS):
-            yield self._con.execute(
+            yield self._link.con.execute(
                 f"SELECT {columns} FROM {table} WHERE rowid >= ? AND rowid < ? ORDER BY rowid",
                 [start, min(start + PAGE_ROWS, pending)],
             ).fetchall()
@@ -344,7 +329,8 @@ class Store:
                     recovered[name] = o.id
         if not (track_urls or artist_urls or recovered or misses):
             return filled
-        con = self._con
+        self._attach("write")
+        con = self._link.con
         schema = self.schema
         con.execute("BEGIN TRANSACTION")
         try:
@@ -401,51 +387,35 @@ class Store:
     def _ensure_log(self) -> None:
         if self.schema.has_log:
             return
-        self._con.execute(_LOG_DDL.format(name=LOG_TABLE))
-        self.schema = Schema(**{**self.schema.__dict__, "has_log": True})
-
-    def _repair_log(self) -> None:
-        """Rebuild a log made by an earlier version of this tool (with a PRIMARY KEY) as a plain table.
-
-        That key's index, written by DuckDB 2.0, made the file unreadable for the DuckDB that created it;
-        the rebuilt table keeps every row and the file becomes readable again.
-        """
-        con = self._con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(_LOG_DDL.format(name=_LOG_REBUILT))
-            con.execute(f"INSERT INTO {_LOG_REBUILT} SELECT kind, spotify_id, outcome, checked_at FROM {LOG_TABLE}")
-            con.execute(f"DROP TABLE {LOG_TABLE}")
-            con.execute(f"ALTER TABLE {_LOG_REBUILT} RENAME TO {LOG_TABLE}")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        self.schema = Schema(**{**self.schema.__dict__, "log_repair": False})
+        self._link.con.execute(LOG_DDL.format(name=LOG_TABLE))
+        self.schema = replace(self.schema, has_log=True)
 
     # -- reporting ---------------------------------------------------------------------------------
 
     def image_counts(self) -> dict[str, tuple[int, int]]:
         """Per table: (rows, rows with an image)."""
-        counts = {"tracks": _one(self._con, "SELECT count(*), count(album_image_url) FROM tracks")}
+        self._attach("read")
+        counts = {"tracks": one(self._link.con, "SELECT count(*), count(album_image_url) FROM tracks")}
         if self.schema.has_artists:
-            counts["artists"] = _one(self._con, "SELECT count(*), count(image_url) FROM artists")
+            counts["artists"] = one(self._link.con, "SELECT count(*), count(image_url) FROM artists")
         return counts
 
     def remembered_counts(self) -> dict[tuple[str, str], int]:
+        self._attach("read")
         if not self.schema.has_log:
             return {}
-        rows = self._con.execute(f"SELECT kind, outcome, count(*) FROM {LOG_TABLE} GROUP BY ALL").fetchall()
+        rows = self._link.con.execute(f"SELECT kind, outcome, count(*) FROM {LOG_TABLE} GROUP BY ALL").fetchall()
         return {(kind, outcome): n for kind, outcome, n in rows}
 
     def samples(self) -> dict[str, tuple[str, str] | None]:
-        track = self._con.execute(
+        self._attach("read")
+        track = self._link.con.execute(
             "SELECT track_name, album_image_url FROM tracks WHERE album_image_url IS NOT NULL "
             "ORDER BY spotify_track_uri LIMIT 1"
         ).fetchone()
         artist = None
         if self.schema.has_artists:
-            artist = self._con.execute(
+            artist = self._link.con.execute(
                 "SELECT artist_name, image_url FROM artists WHERE image_url IS NOT NULL ORDER BY artist_name LIMIT 1"
             ).fetchone()
         return {"track": track, "artist": artist}
@@ -453,73 +423,4 @@ class Store:
 
 def _changed(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> int:
     """Run an UPDATE; the number of rows it changed."""
-    return int(_one(con, sql, params))
-
-
-def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
-    row = con.execute(sql, params or []).fetchone()
-    assert row is not None
-    return row if len(row) > 1 else row[0]
-
-
-_REQUIRED = {
-    "tracks": ("spotify_track_uri", "album_image_url"),
-    "artists": ("artist_name", "spotify_artist_id", "image_url"),
-}
-_TEXT = "VARCHAR"
-_LOG_SHAPE = [("kind", _TEXT), ("spotify_id", _TEXT), ("outcome", _TEXT), ("checked_at", "TIMESTAMP")]
-
-
-def _check_schema(con: duckdb.DuckDBPyConnection, need_artists: bool) -> Schema:
-    """Everything a run reads or writes has the shape it needs, checked before any request (StoreError if not)."""
-    here = "database_name = current_database() AND schema_name = 'main'"
-    rows = con.execute(
-        f"SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE {here} "
-        "ORDER BY table_name, column_index"
-    ).fetchall()
-    tables = {t.lower() for (t,) in con.execute(f"SELECT table_name FROM duckdb_tables() WHERE {here}").fetchall()}
-    views = {v.lower() for (v,) in con.execute(f"SELECT view_name FROM duckdb_views() WHERE {here}").fetchall()}
-    columns: dict[str, dict[str, str]] = {}  # table -> column -> type, in column order
-    for table, column, data_type in rows:
-        if table.lower() in tables:
-            columns.setdefault(table.lower(), {})[column.lower()] = data_type
-
-    def text(table: str, *names: str) -> bool:
-        return all(columns.get(table, {}).get(n) == _TEXT for n in names)
-
-    for table in ("tracks", "artists") if need_artists else ("tracks",):
-        if table in views:
-            raise StoreError(f"'{table}' is a view, not a table: backfill fills in a table's columns")
-        if table not in columns:
-            raise StoreError(f"table '{table}' not found in the database: is this a spotify-wrapped history?")
-        missing = [c for c in _REQUIRED[table] if c not in columns[table]]
-        if missing:
-            raise StoreError(f"table '{table}' has no column {', '.join(repr(c) for c in missing)}")
-        for name in _REQUIRED[table]:
-            if columns[table][name] != _TEXT:
-                raise StoreError(
-                    f"table '{table}': column '{name}' is {columns[table][name]}, not text (VARCHAR) as in a "
-                    "spotify-wrapped history"
-                )
-    if LOG_TABLE in views:
-        raise StoreError(f"'{LOG_TABLE}' is a view, but that name is this tool's own table: rename or drop the view")
-    log = columns.get(LOG_TABLE)
-    if log is not None and list(log.items()) != _LOG_SHAPE:
-        found = ", ".join(f"{c} {t}" for c, t in log.items())
-        wanted = ", ".join(f"{c} {t}" for c, t in _LOG_SHAPE)
-        raise StoreError(f"table '{LOG_TABLE}' ({found}) is not the one this tool keeps ({wanted}): rename or drop it")
-    return Schema(
-        has_artists=text("artists", *_REQUIRED["artists"]),
-        has_plays=text("plays", "spotify_track_uri", "artist_name"),
-        has_primary_artist_id=text("tracks", "primary_artist_id", "primary_artist_name"),
-        has_album_grouping={"album_name", "primary_artist_name"} <= columns["tracks"].keys(),
-        has_log=log is not None,
-        log_repair=log is not None and _has_key_or_index(con, LOG_TABLE),
-    )
-
-
-def _has_key_or_index(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    where = "WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?"
-    keys = _one(con, f"SELECT count(*) FROM duckdb_constraints() {where}", [name])
-    indexes = _one(con, f"SELECT count(*) FROM duckdb_indexes() {where}", [name])
-    return bool(keys or indexes)
+    return int(one(con, sql, params))

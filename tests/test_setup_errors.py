@@ -104,7 +104,7 @@ def test_locked_database(cli, db_path: Path, emulator: Emulator) -> None:
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
         before = digest(db_path)
-        result = cli("run", "--db", db_path, *FAST)
+        result = cli("run", "--db", db_path, *FAST, "--lock-timeout", "0.5")
         assert result.code == 2
         line = one_line_error(result.err)
         assert "locked" in line and f"PID {holder.pid}" in line

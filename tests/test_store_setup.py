@@ -144,7 +144,7 @@ def test_a_file_that_is_not_duckdb_is_named_for_what_it_is(
 def test_connections_never_install_or_load_extensions(db_path: Path) -> None:
     store = Store.open(db_path, read_only=True)
     try:
-        settings = store._con.execute(
+        settings = store._link.con.execute(
             "SELECT current_setting('autoinstall_known_extensions'), current_setting('autoload_known_extensions')"
         ).fetchone()
     finally:
