@@ -109,6 +109,43 @@ def test_a_backfilled_history_opens_in_the_duckdb_that_made_it(
     assert set(after) == {*before, "backfill_log"}
 
 
+# A run killed right after a commit: the batch is only in the write-ahead log (a DETACH would have checkpointed).
+KILLED_AFTER_A_COMMIT = """
+import os, sys
+from backfill.store import MissFilter, Outcome, Store
+store = Store.open(sys.argv[1], read_only=False)
+store.plan(MissFilter())
+ids = [i for page in store.stream_tracks() for i, _ in page][:20]
+store.apply([Outcome("tracks", i, "updated", url="https://i.scdn.co/image/" + i) for i in ids[:15]]
+            + [Outcome("tracks", i, "not_found") for i in ids[15:]])
+print(" ".join(ids), flush=True)
+os._exit(9)
+"""
+
+
+@pytest.mark.parametrize("version", KEPT)
+def test_after_a_crash_the_duckdb_that_made_the_file_replays_our_log(
+    version: str, pythons: dict[str, Path], tmp_path: Path
+) -> None:
+    python, path = pythons[version], tmp_path / f"made-by-{version}.duckdb"
+    write(python, path)
+    before = dump(python, path)
+    done = subprocess.run([sys.executable, "-c", KILLED_AFTER_A_COMMIT, str(path)], capture_output=True, text=True)
+    assert done.returncode == 9, done.stderr
+    ids = done.stdout.split()
+    assert path.with_name(path.name + ".wal").exists(), "nothing left to replay: the test would prove nothing"
+
+    after = dump(python, path)  # that DuckDB replays the WAL our DuckDB wrote
+    columns = after["tracks"]["columns"]
+    uri, url = columns.index("spotify_track_uri"), columns.index("album_image_url")
+    got = {r[uri]: r[url] for r in after["tracks"]["rows"]}
+    assert all(got[f"spotify:track:{i}"] == f"https://i.scdn.co/image/{i}" for i in ids[:15])
+    assert {r[1] for r in after["backfill_log"]["rows"]} == set(ids[15:])
+    for table in ("tracks", "artists", "plays"):
+        skip = IMAGE_COLUMNS.get(table, set())
+        assert without(after[table], skip) == without(before[table], skip)
+
+
 def test_a_log_with_a_primary_key_is_rebuilt_plain(
     pythons: dict[str, Path], emulator: Emulator, cli: Any, tmp_path: Path
 ) -> None:
