@@ -16,79 +16,23 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 
 from backfill.attach import Attachment, Mode
 from backfill.dbfile import StoreError, refuse_if_unkeepable, refuse_if_unwritable, sniff
 from backfill.ids import SQL_ID_RE, SQL_TRACK_URI_RE, TRACK_URI_PREFIX
+from backfill.records import NEVER, REMEMBERED, KindPlan, LogKind, MissFilter, Outcome, Plan, Status, utcnow
 from backfill.schema import LOG_DDL, LOG_TABLE, Schema, check_schema, one, repair_log
 
-__all__ = ["Outcome", "Plan", "Store", "StoreError"]
+__all__ = ["KindPlan", "MissFilter", "Outcome", "Plan", "Status", "Store", "StoreError"]
 
-Status = Literal["updated", "no_image", "not_found", "failed"]
-LogKind = Literal["track", "artist"]
-_REMEMBERED: tuple[Status, ...] = ("not_found", "no_image")
 TRACK_QUEUE = "backfill_track_queue"  # TEMP tables of the in-memory connection, never in the file
 ARTIST_QUEUE = "backfill_artist_queue"
 PAGE_ROWS = 2048
-NEVER = datetime(1, 1, 1)  # a cutoff before every remembered miss: skip them all
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a worker learnt about one id; the writer turns a batch of these into a few statements."""
-
-    kind: Literal["tracks", "artists"]
-    id: str
-    status: Status
-    url: str | None = None
-    names: tuple[str, ...] = ()  # artist names whose NULL spotify_artist_id was recovered as this id
-
-
-@dataclass(frozen=True)
-class MissFilter:
-    """Which remembered misses (not found / no image) to skip."""
-
-    retry_all: bool = False
-    recheck_after_days: float | None = None
-
-    def cutoff(self) -> datetime | None:
-        """Misses checked after this instant are skipped; None: skip none."""
-        if self.retry_all:
-            return None
-        if self.recheck_after_days is None:
-            return NEVER
-        try:
-            return _utcnow() - timedelta(days=self.recheck_after_days)
-        except OverflowError:  # more days than the calendar holds: recheck none
-            return NEVER
-
-
-@dataclass
-class KindPlan:
-    missing_rows: int = 0  # rows whose image column is NULL
-    invalid: int = 0  # of those, rows with no usable id (never sent to Spotify)
-    ids: int = 0  # distinct usable ids
-    remembered: int = 0  # ids skipped because an earlier run found no such id or no image
-    pending: int = 0  # ids to fetch now
-    recovered: int = 0  # artists: names whose id comes from tracks.primary_artist_id
-    groups: dict[str, int] = field(default_factory=dict)  # tracks: album-group statistics for estimates
-
-
-@dataclass
-class Plan:
-    tracks: KindPlan
-    artists: KindPlan
-    log_repair: bool = False  # the run must open the file for writing even with nothing to fetch
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Store:
@@ -322,7 +266,7 @@ class Store:
                 (track_urls if o.kind == "tracks" else artist_urls)[o.id] = o.url
                 if self._retrying:  # otherwise no fetched id can have a log entry to clear
                     found[(log_kind, o.id)] = None
-            elif o.status in _REMEMBERED:
+            elif o.status in REMEMBERED:
                 misses[(log_kind, o.id)] = o.status
             if o.status in ("updated", "no_image"):
                 for name in o.names:  # only an id Spotify confirmed is written back
@@ -372,7 +316,7 @@ class Store:
                 con.execute(
                     f"""INSERT INTO {LOG_TABLE}
                         SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), $4""",
-                    [[k for k, _ in misses], [i for _, i in misses], list(misses.values()), _utcnow()],
+                    [[k for k, _ in misses], [i for _, i in misses], list(misses.values()), utcnow()],
                 )
             con.execute("COMMIT")
         except BaseException:
