@@ -63,8 +63,6 @@ class Attachment:
         # Where a file database would put it by default: beside it. DuckDB removes the folder afterwards.
         self.con.execute(f"SET temp_directory = {_quoted(str(path) + '.tmp')}")
         self.mode: Mode | None = None
-        self.held_seconds = 0.0  # how long the file has been attached (its lock held), in all
-        self._since = 0.0
 
     def attach(self, mode: Mode) -> bool:
         """Make sure the file is attached for `mode` (write covers read); True when it was attached just now."""
@@ -92,19 +90,13 @@ class Attachment:
                 delay = min(delay * 2, MAX_RETRY)
         self.con.execute(f"USE {ALIAS}")
         self.mode = mode
-        self._since = self._clock()
         return True
-
-    def held(self) -> float:
-        """Seconds the file has been attached (its lock held) so far, in all."""
-        return self.held_seconds + (self._clock() - self._since if self.mode else 0.0)
 
     def detach(self) -> None:
         """Checkpoint and close the file, releasing its lock (another process can open it at once)."""
         if self.mode is None:
             return
         self.mode = None
-        self.held_seconds += self._clock() - self._since
         self.con.execute("USE memory")
         self.con.execute(f"DETACH {ALIAS}")
 

@@ -33,7 +33,6 @@ class RunReport:
     result: RunResult
     plan: Plan
     db: dict[str, tuple[int, int]]  # per table: (rows, rows with an image), after the run
-    lock_held_seconds: float = 0.0  # how long the run had the file open (and locked)
 
 
 def make_plan(config: RunConfig) -> Plan:
@@ -111,6 +110,6 @@ async def execute(
                 except StoreError as exc:
                     result.error, result.stopped = exc, "error"
             await asyncio.to_thread(store.release)
-            return RunReport(result, plan, db, store.lock_held_seconds)
+            return RunReport(result, plan, db)
         finally:
             store.close()

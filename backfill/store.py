@@ -89,10 +89,6 @@ class Store:
     def attached(self) -> bool:
         return self._link.mode is not None
 
-    @property
-    def lock_held_seconds(self) -> float:
-        return self._link.held()
-
     def close(self) -> None:
         self._link.close()
 

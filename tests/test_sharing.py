@@ -7,6 +7,7 @@ watched from outside with fcntl(F_GETLK), which tests for a lock without taking 
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import os
 import signal
@@ -19,6 +20,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from backfill.attach import Attachment
+from backfill.dbfile import StoreError, sniff
 from backfill.emulator import Emulator
 from backfill.emulator.sample import World
 from tests.checks import check_images, other_columns
@@ -98,6 +101,33 @@ def test_a_file_busy_at_start_is_waited_for(db_path: Path, emulator: Emulator, w
     assert holder.wait(timeout=HANG_GUARD) == 0
     assert proc.returncode == 0, err
     check_images(db_path, world, complete=True)
+
+
+def test_a_busy_file_is_retried_with_backoff_up_to_the_lock_timeout(db_path: Path) -> None:
+    """On a fake clock: the waits double from 50 ms to at most 1 s, and the last one ends at the timeout."""
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    holder = hold(db_path, HANG_GUARD)
+    try:
+        link = Attachment(db_path, sniff(db_path), lock_timeout=30, clock=lambda: now[0], sleep=sleep)
+        with pytest.raises(StoreError) as busy:
+            link.attach("write")
+        link.close()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"PID {holder.pid}" in str(busy.value) and "waited 30 s" in str(busy.value)
+    assert now[0] == pytest.approx(30)
+    assert 0.04 <= waits[0] <= 0.06 and max(waits) <= 1.2
+    assert all(b > a for a, b in itertools.pairwise(waits[:5]))  # doubling (with jitter) at first
+    free = Attachment(db_path, sniff(db_path))
+    assert free.attach("write")  # free again: attached at once
+    free.close()
 
 
 def test_a_file_busy_past_the_lock_timeout_stops_the_run_and_loses_nothing(
