@@ -34,6 +34,8 @@ EXIT_SIGTERM = 143
 DEFAULT_RATE = 5.0
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_WAIT = 120.0
+DEFAULT_LOCK_TIMEOUT = 30.0
+VERIFY_LOCK_TIMEOUT = 5.0  # verify waits this long for a run's flush (or the dashboard) to let go of the file
 
 EXIT_CODES = f"""\
 exit codes:
@@ -150,6 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="retries for server errors, timeouts and dropped connections, with exponential backoff "
         "(0-10, default 5); then the item counts as failed and stays empty",
     )
+    run.add_argument(
+        "--lock-timeout",
+        type=_number(float, zero_ok=True),
+        default=DEFAULT_LOCK_TIMEOUT,
+        metavar="SECONDS",
+        help="how long to wait, with backoff, for a database another process holds (at start and at each "
+        f"write; the file is held only while read or written) before exit {EXIT_USAGE} (default "
+        f"{DEFAULT_LOCK_TIMEOUT:g})",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout; text goes to stderr")
     run.add_argument(
         "--dry-run", action="store_true", help="count what would be fetched and estimate requests; no network"
@@ -227,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     settings = load_settings(args.db)
-    store = Store.open(settings.db_path, read_only=True, need_artists=False)
+    store = Store.open(settings.db_path, read_only=True, need_artists=False, lock_timeout=VERIFY_LOCK_TIMEOUT)
     try:
         plan = store.plan(MissFilter())
         report = verify_json(store.image_counts(), plan, store.remembered_counts(), store.samples())
@@ -253,6 +264,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         options,
         source=args.source,
         oembed=dataclasses.replace(options, rate=args.oembed_rate),
+        lock_timeout=args.lock_timeout,
     )
     use_api, use_oembed = config.sources(check=not args.dry_run)  # a missing credential: an error before anything
     # Read-only first: every check passes before anything can be written.
@@ -312,7 +324,7 @@ async def _run(config: RunConfig, plan: Plan, *, as_json: bool) -> int:
     if result.stopped == "rate_limited":
         return EXIT_RATE_LIMITED
     if result.stopped == "error":
-        return EXIT_USAGE if isinstance(result.error, CredentialsRejected) else EXIT_FAILED
+        return EXIT_USAGE if isinstance(result.error, CredentialsRejected | StoreError) else EXIT_FAILED
     return EXIT_FAILED if any(s.failed for s in result.stats.values()) else EXIT_OK
 
 

@@ -24,7 +24,7 @@ from backfill.sources.answers import Answer
 from backfill.sources.api import BATCH_SIZE, SpotifyClient
 from backfill.sources.http import Kind, RateLimited
 from backfill.sources.oembed import OEmbedClient
-from backfill.store import Outcome, Plan, Store
+from backfill.store import Outcome, Plan, Store, StoreError
 from backfill.watchdog import Watchdog
 
 T = TypeVar("T")
@@ -37,6 +37,9 @@ FLUSH_SECONDS = 1.0
 # when the writer falls behind.
 FLUSH_ROWS = 100_000
 RESULTS_QUEUED = 10_000
+# After a flush the file is released (others may open it) unless this many results already wait: then they
+# come faster than a re-attach is worth (a scale run), and the file stays attached until the writer catches up.
+KEEP_ATTACHED_BACKLOG = 1_000
 
 
 class Progress(Protocol):
@@ -50,15 +53,20 @@ class Progress(Protocol):
 @dataclass
 class KindStats:
     pending: int = 0
-    updated: int = 0
+    updated: int = 0  # image rows committed (not ids fetched: a row filled meanwhile by another is not counted)
     no_image: int = 0
     not_found: int = 0
     failed: int = 0
+    found: int = 0  # ids fetched with an image
+
+    @property
+    def answered(self) -> int:
+        return self.found + self.no_image + self.not_found + self.failed
 
     @property
     def remaining(self) -> int:
         """Pending ids this run did not reach (it was stopped)."""
-        return self.pending - self.updated - self.no_image - self.not_found - self.failed
+        return self.pending - self.answered
 
 
 @dataclass
@@ -320,10 +328,18 @@ class Pipeline:
     # -- writer ------------------------------------------------------------------------------------
 
     async def _write(self) -> None:
+        """Apply results in batches: at least every FLUSH_SECONDS, at most FLUSH_ROWS at a time.
+
+        The file stays attached while results keep coming faster than the flushes (a fast run), and is
+        released after a flush otherwise, so that others can open it while this run waits on the network.
+        A file still busy after the lock timeout stops the fetching; what was fetched stays here, and is
+        tried once more when the run ends.
+        """
         loop = asyncio.get_running_loop()
         buffer: list[Outcome] = []
         deadline = loop.time() + FLUSH_SECONDS
         done = False
+        blocked = False
         while not done:
             try:
                 first = await asyncio.wait_for(self._results.get(), timeout=max(0.0, deadline - loop.time()))
@@ -337,17 +353,37 @@ class Pipeline:
                 done = True
             buffer.extend(arrived)
             self._count(arrived)
-            if buffer and (done or len(buffer) >= FLUSH_ROWS or loop.time() >= deadline):
-                await self._db(self._store.apply, buffer)
-                buffer = []
-            if loop.time() >= deadline:
+            tick = loop.time() >= deadline
+            if buffer and not blocked and (done or len(buffer) >= FLUSH_ROWS or tick):
+                blocked = not await self._flush(buffer)
+                if not blocked:
+                    buffer = []
+            if (tick or done) and self._results.qsize() < KEEP_ATTACHED_BACKLOG and self._store.attached:
+                await self._db(self._store.release)
+            if tick:
                 deadline = loop.time() + FLUSH_SECONDS
+        if buffer and blocked and await self._flush(buffer):  # the last chance for what was fetched
+            await self._db(self._store.release)
+
+    async def _flush(self, buffer: list[Outcome]) -> bool:
+        """Apply one batch; False when the file stayed busy past the lock timeout (the run is then halted)."""
+        try:
+            committed = await self._db(self._store.apply, buffer)
+        except StoreError as exc:
+            if self.result.error is None:
+                self.result.error = exc
+            self.halt("error")
+            return False
+        for kind, rows in committed.items():
+            self.result.stats[kind].updated += rows
+        return True
 
     def _count(self, outcomes: list[Outcome]) -> None:
         per_kind: Counter[str] = Counter()
         for o in outcomes:
             stats = self.result.stats[o.kind]
-            setattr(stats, o.status, getattr(stats, o.status) + 1)
+            status = "found" if o.status == "updated" else o.status  # `updated` counts commits, in _write
+            setattr(stats, status, getattr(stats, status) + 1)
             per_kind[o.kind] += 1
         if self._progress is not None:
             for kind, n in per_kind.items():

@@ -62,8 +62,7 @@ def duration(seconds: float) -> str:
 
 def requests_saved(stats: KindStats, requests: int) -> int:
     """Requests saved compared with one request per item that got an answer."""
-    answered = stats.updated + stats.no_image + stats.not_found + stats.failed
-    return answered - requests
+    return stats.answered - requests
 
 
 # -- run ------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from backfill.pipeline import Pipeline, Progress, RunResult
 from backfill.sources.api import SpotifyClient
 from backfill.sources.http import ClientOptions
 from backfill.sources.oembed import DEFAULT_OEMBED_RATE, OEmbedClient
-from backfill.store import MissFilter, Plan, Store
+from backfill.store import MissFilter, Plan, Store, StoreError
 from backfill.token import CredentialsRejected, TokenSource, TokenUnavailable
 
 SourceChoice = Literal["auto", "api", "oembed"]
@@ -32,6 +32,7 @@ class RunConfig:
     client: ClientOptions = field(default_factory=ClientOptions)
     source: SourceChoice = "auto"
     oembed: ClientOptions = field(default_factory=lambda: ClientOptions(rate=DEFAULT_OEMBED_RATE))
+    lock_timeout: float = 30.0  # seconds to wait for a file another process holds, at start and at each flush
 
     def sources(self, *, check: bool = True) -> tuple[bool, bool]:
         """(use the Web API, use oEmbed). Raises ConfigError when the API is needed but a credential is missing
@@ -63,7 +64,13 @@ class RunReport:
 
 def make_plan(config: RunConfig) -> Plan:
     """Check the database read-only and count what is pending (raises StoreError)."""
-    store = Store.open(config.settings.db_path, read_only=True, need_artists="artists" in config.kinds)
+    store = Store.open(
+        config.settings.db_path,
+        read_only=True,
+        need_artists="artists" in config.kinds,
+        for_run=True,
+        lock_timeout=config.lock_timeout,
+    )
     try:
         return store.plan(config.misses, config.kinds)
     finally:
@@ -96,14 +103,22 @@ async def execute(
                     raise SetupError(str(exc)) from None
         if use_oembed:
             oembed = OEmbedClient(session, settings.oembed_url, config.oembed)
-        # Nothing pending: no token, no request and no write, so a read-only connection will do.
-        # DuckDB calls run on a thread so that signals are still handled while they work.
+        # Nothing pending: no token, no request and no write, so a read-only connection will do (unless an
+        # earlier version's log must be rebuilt, which needs no network). DuckDB calls run on a thread so that
+        # signals are still handled while they work.
+        read_only = nothing_to_do and not plan.log_repair
         store = await asyncio.to_thread(
-            Store.open, settings.db_path, read_only=nothing_to_do, need_artists="artists" in kinds
+            Store.open,
+            settings.db_path,
+            read_only=read_only,
+            need_artists="artists" in kinds,
+            lock_timeout=config.lock_timeout,
         )
         try:
-            # Again: another process may have filled rows since the first look.
+            # Again: another process may have filled rows since the first look. Then let go of the file: the
+            # writer attaches it for each batch.
             plan = await asyncio.to_thread(store.plan, config.misses, kinds)
+            await asyncio.to_thread(store.release)
             bars = progress(plan) if progress else None
             if bars is not None:
                 for source in (api, oembed):
@@ -125,8 +140,15 @@ async def execute(
             finally:
                 if bars is not None:
                     bars.close()
+            db: dict[str, tuple[int, int]] = {}
+            if not isinstance(result.error, StoreError):  # still locked by another: no second wait
+                try:
+                    db = await asyncio.to_thread(store.image_counts)
+                except StoreError as exc:
+                    result.error, result.stopped = exc, "error"
+            await asyncio.to_thread(store.release)
             used = tuple(s.name for s in (api, oembed) if s is not None)
-            return RunReport(result, plan, await asyncio.to_thread(store.image_counts), used)
+            return RunReport(result, plan, db, used)
         finally:
             store.close()
 

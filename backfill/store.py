@@ -6,145 +6,91 @@ Rules this module keeps:
 - Writes are set-based: one statement per batch of rows (lists passed as parameters and unnested).
 - The user's schema is never created or altered; the only table of our own, `backfill_log`, appears with the
   first write of a run.
+- The file is attached only while it is read or written (backfill.attach): the plan is read, then the file is
+  released; each batch attaches it for writing, and the writer releases it when it has nothing more to write.
 - All methods are blocking: callers in the event loop run them on one dedicated thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 
+from backfill.attach import Attachment, Mode
+from backfill.dbfile import StoreError, refuse_if_unkeepable, refuse_if_unwritable, sniff
 from backfill.ids import SQL_ID_RE, SQL_TRACK_URI_RE, TRACK_URI_PREFIX
+from backfill.records import NEVER, REMEMBERED, KindPlan, LogKind, MissFilter, Outcome, Plan, Status, utcnow
+from backfill.schema import LOG_DDL, LOG_TABLE, Schema, check_schema, one, repair_log
 
-LOG_TABLE = "backfill_log"
-Status = Literal["updated", "no_image", "not_found", "failed"]
-LogKind = Literal["track", "artist"]
-_REMEMBERED: tuple[Status, ...] = ("not_found", "no_image")
-TRACK_QUEUE = "backfill_track_queue"  # TEMP tables: they vanish with the connection
+__all__ = ["KindPlan", "MissFilter", "Outcome", "Plan", "Status", "Store", "StoreError"]
+
+TRACK_QUEUE = "backfill_track_queue"  # TEMP tables of the in-memory connection, never in the file
 ARTIST_QUEUE = "backfill_artist_queue"
 PAGE_ROWS = 2048
-NEVER = datetime(1, 1, 1)  # a cutoff before every remembered miss: skip them all
-# DuckDB would otherwise take up to 80 % of RAM and keep what it read cached. With this cap the tool's
-# memory stays nearly flat in the table's size: bigger queries spill to a temporary folder beside the
-# database. The plan's query (one aggregate, one sort) was measured to fit a million tracks in 80 MB.
-MEMORY_LIMIT = "80MB"
-# A checkpoint rewrites every row group the writes touched, and ours touch them all (ids come in play order,
-# not table order): the default 16 MB of WAL meant a checkpoint every few batches at a million tracks. Each
-# write pending a checkpoint also holds memory, which is what bounds this.
-CHECKPOINT_AFTER = "32MB"
-
-
-class StoreError(Exception):
-    """The database cannot be used as it is; the message says why in one line."""
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a worker learnt about one id; the writer turns a batch of these into a few statements."""
-
-    kind: Literal["tracks", "artists"]
-    id: str
-    status: Status
-    url: str | None = None
-    names: tuple[str, ...] = ()  # artist names whose NULL spotify_artist_id was recovered as this id
-
-
-@dataclass(frozen=True)
-class MissFilter:
-    """Which remembered misses (not found / no image) to skip."""
-
-    retry_all: bool = False
-    recheck_after_days: float | None = None
-
-    def cutoff(self) -> datetime | None:
-        """Misses checked after this instant are skipped; None: skip none."""
-        if self.retry_all:
-            return None
-        if self.recheck_after_days is None:
-            return NEVER
-        try:
-            return _utcnow() - timedelta(days=self.recheck_after_days)
-        except OverflowError:  # more days than the calendar holds: recheck none
-            return NEVER
-
-
-@dataclass
-class KindPlan:
-    missing_rows: int = 0  # rows whose image column is NULL
-    invalid: int = 0  # of those, rows with no usable id (never sent to Spotify)
-    ids: int = 0  # distinct usable ids
-    remembered: int = 0  # ids skipped because an earlier run found no such id or no image
-    pending: int = 0  # ids to fetch now
-    recovered: int = 0  # artists: names whose id comes from tracks.primary_artist_id
-    groups: dict[str, int] = field(default_factory=dict)  # tracks: album-group statistics for estimates
-
-
-@dataclass
-class Plan:
-    tracks: KindPlan
-    artists: KindPlan
-
-
-@dataclass(frozen=True)
-class Schema:
-    has_artists: bool
-    has_plays: bool
-    has_primary_artist_id: bool
-    has_album_grouping: bool
-    has_log: bool
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)")
 
 
 class Store:
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, schema: Schema) -> None:
-        self._con = con
-        self.path = path
-        self.schema = schema
+    def __init__(self, link: Attachment, need_artists: bool) -> None:
+        self._link = link
+        self.path = link.path
+        self._need_artists = need_artists
+        self.schema = Schema(False, False, False, False, False)  # set by each attach
         self._pending = {"tracks": 0, "artists": 0}  # queue lengths, set by plan()
         self._retrying = False  # plan() queued remembered misses again: a hit must clear its log entry
 
     # -- opening ---------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, read_only: bool, need_artists: bool = True) -> Store:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        read_only: bool,
+        need_artists: bool = True,
+        for_run: bool = False,
+        lock_timeout: float = 0.0,
+    ) -> Store:
+        """Check the file and attach it (for writing unless read_only); `for_run`: a run will write it, so
+        refuse what it cannot keep readable. A busy file is tried again for up to lock_timeout seconds."""
         path = Path(path)
-        if not path.is_file():
-            raise StoreError(f"database not found: {path} (set BACKFILL_DB or pass --db)")
+        header = sniff(path)
+        if for_run or not read_only:
+            refuse_if_unkeepable(path, header)
+            refuse_if_unwritable(path)
+        link = Attachment(path, header, lock_timeout=lock_timeout)
+        store = cls(link, need_artists)
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            text = str(exc)
-            if "lock" in text.lower():
-                holder = _LOCK_HOLDER.search(text)
-                who = f" (PID {holder['pid']}: {holder['prog']})" if holder else ""
-                raise StoreError(f"database {path} is locked by another process{who}; close it and try again") from None
-            raise StoreError(f"cannot open database {path}: {_first_line(text)}") from None
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot open database {path}: {_first_line(str(exc))}") from None
-        try:
-            con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-            con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_AFTER}'")
-            schema = _check_schema(con, need_artists)
-        except StoreError:
-            con.close()
+            store._attach("read" if read_only else "write")
+        except BaseException:
+            link.close()
             raise
-        return cls(con, path, schema)
+        return store
+
+    def _attach(self, mode: Mode) -> None:
+        """Attach the file if it is not; each time, check its schema again (another process may change it)."""
+        if not self._link.attach(mode):
+            return
+        self.schema = check_schema(self._link.con, self._need_artists)
+        if self._link.mode == "write" and self.schema.log_repair:
+            repair_log(self._link.con)
+            self.schema = replace(self.schema, log_repair=False)
+
+    def release(self) -> None:
+        """Detach the file: its lock is free for others until the next read or write."""
+        self._link.detach()
+
+    @property
+    def attached(self) -> bool:
+        return self._link.mode is not None
 
     def close(self) -> None:
-        self._con.close()
+        self._link.close()
 
     # -- what is missing ---------------------------------------------------------------------------
 
@@ -225,12 +171,13 @@ class Store:
         them in short pages, so no query stays open while the writer commits (a long read would hold back
         DuckDB's checkpoints, and with them the memory of every row version written meanwhile).
         """
+        self._attach("read")
         tracks, artists = KindPlan(), KindPlan()
-        con = self._con
+        con = self._link.con
         self._pending = {"tracks": 0, "artists": 0}
         self._retrying = self.schema.has_log and misses.cutoff() != NEVER
         if "tracks" in kinds:
-            tracks.missing_rows, tracks.invalid = _one(
+            tracks.missing_rows, tracks.invalid = one(
                 con,
                 f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce(regexp_full_match("
                 f"spotify_track_uri, '{SQL_TRACK_URI_RE}'), FALSE)) FROM tracks WHERE album_image_url IS NULL",
@@ -245,7 +192,7 @@ class Store:
                     ORDER BY c.skip, coalesce(g.top, c.plays) DESC, c.grp NULLS LAST, c.plays DESC, c.id""",
                 params,
             )
-            tracks.ids, tracks.pending, singles, grouped, groups = _one(
+            tracks.ids, tracks.pending, singles, grouped, groups = one(
                 con,
                 f"""SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE NOT skip), 0),
                            count(*) FILTER (WHERE n = 1 AND NOT skip),
@@ -259,7 +206,7 @@ class Store:
             tracks.groups = {"singles": singles, "grouped_tracks": grouped, "groups": groups}
             self._pending["tracks"] = tracks.pending
         if "artists" in kinds and self.schema.has_artists:
-            artists.missing_rows, artists.invalid, artists.recovered = _one(
+            artists.missing_rows, artists.invalid, artists.recovered = one(
                 con,
                 f"SELECT count(*), count(*) FILTER (WHERE id IS NULL), count(*) FILTER (WHERE recovered) "
                 f"FROM ({self._artist_rows()})",
@@ -271,12 +218,12 @@ class Store:
                     ORDER BY skip, plays DESC, id""",
                 params,
             )
-            artists.ids, artists.pending = _one(
+            artists.ids, artists.pending = one(
                 con, f"SELECT count(*), count(*) FILTER (WHERE NOT skip) FROM {ARTIST_QUEUE}"
             )
             artists.remembered = artists.ids - artists.pending
             self._pending["artists"] = artists.pending
-        return Plan(tracks, artists)
+        return Plan(tracks, artists, self.schema.log_repair)
 
     def stream_tracks(self) -> Iterator[list[tuple[str, int | None]]]:
         """Pages of (id, album group key or None) from plan()'s queue: album groups contiguous, most-played
@@ -290,15 +237,20 @@ class Store:
     def _pages(self, table: str, columns: str, pending: int) -> Iterator[list[Any]]:
         # Pending ids come first in the queue, and a TEMP table's rowids are its insertion order.
         for start in range(0, pending, PAGE_ROWS):
-            yield self._con.execute(
+            yield self._link.con.execute(
                 f"SELECT {columns} FROM {table} WHERE rowid >= ? AND rowid < ? ORDER BY rowid",
                 [start, min(start + PAGE_ROWS, pending)],
             ).fetchall()
 
     # -- filling in ------------------------------------------------------------------------------
 
-    def apply(self, outcomes: Sequence[Outcome]) -> None:
-        """Write a batch of outcomes in one transaction, a handful of set-based statements in all."""
+    def apply(self, outcomes: Sequence[Outcome]) -> dict[str, int]:
+        """Write a batch of outcomes in one transaction, a handful of set-based statements in all.
+
+        Returns the image rows the transaction filled, per kind: what was committed, not what was fetched (a
+        row filled meanwhile by someone else is not counted, and a failed commit raises instead).
+        """
+        filled = {"tracks": 0, "artists": 0}
         track_urls: dict[str, str] = {}
         artist_urls: dict[str, str] = {}
         recovered: dict[str, str] = {}
@@ -310,18 +262,21 @@ class Store:
                 (track_urls if o.kind == "tracks" else artist_urls)[o.id] = o.url
                 if self._retrying:  # otherwise no fetched id can have a log entry to clear
                     found[(log_kind, o.id)] = None
-            elif o.status in _REMEMBERED:
+            elif o.status in REMEMBERED:
                 misses[(log_kind, o.id)] = o.status
             if o.status in ("updated", "no_image"):
                 for name in o.names:  # only an id Spotify confirmed is written back
                     recovered[name] = o.id
         if not (track_urls or artist_urls or recovered or misses):
-            return
-        con = self._con
+            return filled
+        self._attach("write")
+        con = self._link.con
+        schema = self.schema
         con.execute("BEGIN TRANSACTION")
         try:
             if track_urls:
-                con.execute(
+                filled["tracks"] = _changed(
+                    con,
                     """UPDATE tracks SET album_image_url = u.url
                        FROM (SELECT unnest($1::VARCHAR[]) AS uri, unnest($2::VARCHAR[]) AS url) u
                        WHERE tracks.spotify_track_uri = u.uri AND tracks.album_image_url IS NULL""",
@@ -335,7 +290,8 @@ class Store:
                     [list(recovered), list(recovered.values())],
                 )
             if artist_urls:
-                con.execute(
+                filled["artists"] = _changed(
+                    con,
                     """UPDATE artists SET image_url = u.url
                        FROM (SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url) u
                        WHERE artists.spotify_artist_id = u.id AND artists.image_url IS NULL""",
@@ -343,98 +299,68 @@ class Store:
                 )
             if misses:
                 self._ensure_log()
-                con.execute(
-                    f"""INSERT OR REPLACE INTO {LOG_TABLE}
-                        SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), $4""",
-                    [[k for k, _ in misses], [i for _, i in misses], list(misses.values()), _utcnow()],
-                )
-            if found:
+            if self.schema.has_log and (misses or found):
+                # An upsert by hand: the log has no key, because DuckDB 2.0 writes indexes that older DuckDB
+                # versions cannot read (see README, "Compatibility"). Same transaction, so never two rows.
+                stale = [*found, *misses]
                 con.execute(
                     f"""DELETE FROM {LOG_TABLE} WHERE (kind, spotify_id) IN
                         (SELECT (unnest($1::VARCHAR[]), unnest($2::VARCHAR[])))""",
-                    [[k for k, _ in found], [i for _, i in found]],
+                    [[k for k, _ in stale], [i for _, i in stale]],
+                )
+            if misses:
+                con.execute(
+                    f"""INSERT INTO {LOG_TABLE}
+                        SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), $4""",
+                    [[k for k, _ in misses], [i for _, i in misses], list(misses.values()), utcnow()],
                 )
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            # A failed COMMIT has already ended the transaction: ROLLBACK's own complaint ("no transaction is
+            # active") must not hide the real error (a full disk, an unwritable .wal).
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            self.schema = schema  # a log created in this transaction is gone with it
             raise
+        return filled
 
     def _ensure_log(self) -> None:
         if self.schema.has_log:
             return
-        self._con.execute(
-            f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
-                    kind VARCHAR NOT NULL,        -- 'track' or 'artist'
-                    spotify_id VARCHAR NOT NULL,
-                    outcome VARCHAR NOT NULL,     -- 'not_found' or 'no_image'
-                    checked_at TIMESTAMP NOT NULL, -- UTC
-                    PRIMARY KEY (kind, spotify_id))"""
-        )
-        self.schema = Schema(**{**self.schema.__dict__, "has_log": True})
+        self._link.con.execute(LOG_DDL.format(name=LOG_TABLE))
+        self.schema = replace(self.schema, has_log=True)
 
     # -- reporting ---------------------------------------------------------------------------------
 
     def image_counts(self) -> dict[str, tuple[int, int]]:
         """Per table: (rows, rows with an image)."""
-        counts = {"tracks": _one(self._con, "SELECT count(*), count(album_image_url) FROM tracks")}
+        self._attach("read")
+        counts = {"tracks": one(self._link.con, "SELECT count(*), count(album_image_url) FROM tracks")}
         if self.schema.has_artists:
-            counts["artists"] = _one(self._con, "SELECT count(*), count(image_url) FROM artists")
+            counts["artists"] = one(self._link.con, "SELECT count(*), count(image_url) FROM artists")
         return counts
 
     def remembered_counts(self) -> dict[tuple[str, str], int]:
+        self._attach("read")
         if not self.schema.has_log:
             return {}
-        rows = self._con.execute(f"SELECT kind, outcome, count(*) FROM {LOG_TABLE} GROUP BY ALL").fetchall()
+        rows = self._link.con.execute(f"SELECT kind, outcome, count(*) FROM {LOG_TABLE} GROUP BY ALL").fetchall()
         return {(kind, outcome): n for kind, outcome, n in rows}
 
     def samples(self) -> dict[str, tuple[str, str] | None]:
-        track = self._con.execute(
+        self._attach("read")
+        track = self._link.con.execute(
             "SELECT track_name, album_image_url FROM tracks WHERE album_image_url IS NOT NULL "
             "ORDER BY spotify_track_uri LIMIT 1"
         ).fetchone()
         artist = None
         if self.schema.has_artists:
-            artist = self._con.execute(
+            artist = self._link.con.execute(
                 "SELECT artist_name, image_url FROM artists WHERE image_url IS NOT NULL ORDER BY artist_name LIMIT 1"
             ).fetchone()
         return {"track": track, "artist": artist}
 
 
-def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
-    row = con.execute(sql, params or []).fetchone()
-    assert row is not None
-    return row if len(row) > 1 else row[0]
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "unknown error"
-
-
-_REQUIRED = {
-    "tracks": ("spotify_track_uri", "album_image_url"),
-    "artists": ("artist_name", "spotify_artist_id", "image_url"),
-}
-
-
-def _check_schema(con: duckdb.DuckDBPyConnection, need_artists: bool) -> Schema:
-    rows = con.execute(
-        "SELECT table_name, column_name FROM duckdb_columns() "
-        "WHERE database_name = current_database() AND schema_name = 'main'"
-    ).fetchall()
-    columns: dict[str, set[str]] = {}
-    for table, column in rows:
-        columns.setdefault(table.lower(), set()).add(column.lower())
-    for table in ("tracks", "artists") if need_artists else ("tracks",):
-        if table not in columns:
-            raise StoreError(f"table '{table}' not found in the database: is this a spotify-wrapped history?")
-        missing = [c for c in _REQUIRED[table] if c not in columns[table]]
-        if missing:
-            raise StoreError(f"table '{table}' has no column {', '.join(repr(c) for c in missing)}")
-    tracks = columns["tracks"]
-    return Schema(
-        has_artists="artists" in columns and all(c in columns["artists"] for c in _REQUIRED["artists"]),
-        has_plays="plays" in columns and {"spotify_track_uri", "artist_name"} <= columns["plays"],
-        has_primary_artist_id={"primary_artist_id", "primary_artist_name"} <= tracks,
-        has_album_grouping={"album_name", "primary_artist_name"} <= tracks,
-        has_log=LOG_TABLE in columns,
-    )
+def _changed(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> int:
+    """Run an UPDATE; the number of rows it changed."""
+    return int(one(con, sql, params))

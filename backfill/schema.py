@@ -1,0 +1,118 @@
+"""The shape a run needs: the user's tables (checked, never altered) and the tool's own `backfill_log`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from backfill.dbfile import StoreError
+
+LOG_TABLE = "backfill_log"
+LOG_REBUILT = "backfill_log_rebuilt"
+# No key, no index, no constraint: DuckDB 2.0 writes index data that DuckDB 1.x cannot read, and the user's file
+# must stay readable by the DuckDB that made it. Upserts are DELETE + INSERT in one transaction.
+LOG_DDL = """CREATE TABLE {name} (
+    kind VARCHAR,          -- 'track' or 'artist'
+    spotify_id VARCHAR,
+    outcome VARCHAR,       -- 'not_found' or 'no_image'
+    checked_at TIMESTAMP   -- UTC
+)"""
+
+
+@dataclass(frozen=True)
+class Schema:
+    has_artists: bool
+    has_plays: bool
+    has_primary_artist_id: bool
+    has_album_grouping: bool
+    has_log: bool
+    log_repair: bool = False  # the log has a key or index (an earlier version of this tool): rebuild it plain
+
+
+_REQUIRED = {
+    "tracks": ("spotify_track_uri", "album_image_url"),
+    "artists": ("artist_name", "spotify_artist_id", "image_url"),
+}
+_TEXT = "VARCHAR"
+_LOG_SHAPE = [("kind", _TEXT), ("spotify_id", _TEXT), ("outcome", _TEXT), ("checked_at", "TIMESTAMP")]
+
+
+def check_schema(con: duckdb.DuckDBPyConnection, need_artists: bool) -> Schema:
+    """Everything a run reads or writes has the shape it needs, checked before any request (StoreError if not)."""
+    here = "database_name = current_database() AND schema_name = 'main'"
+    rows = con.execute(
+        f"SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE {here} "
+        "ORDER BY table_name, column_index"
+    ).fetchall()
+    tables = {t.lower() for (t,) in con.execute(f"SELECT table_name FROM duckdb_tables() WHERE {here}").fetchall()}
+    views = {v.lower() for (v,) in con.execute(f"SELECT view_name FROM duckdb_views() WHERE {here}").fetchall()}
+    columns: dict[str, dict[str, str]] = {}  # table -> column -> type, in column order
+    for table, column, data_type in rows:
+        if table.lower() in tables:
+            columns.setdefault(table.lower(), {})[column.lower()] = data_type
+
+    def text(table: str, *names: str) -> bool:
+        return all(columns.get(table, {}).get(n) == _TEXT for n in names)
+
+    for table in ("tracks", "artists") if need_artists else ("tracks",):
+        if table in views:
+            raise StoreError(f"'{table}' is a view, not a table: backfill fills in a table's columns")
+        if table not in columns:
+            raise StoreError(f"table '{table}' not found in the database: is this a spotify-wrapped history?")
+        missing = [c for c in _REQUIRED[table] if c not in columns[table]]
+        if missing:
+            raise StoreError(f"table '{table}' has no column {', '.join(repr(c) for c in missing)}")
+        for name in _REQUIRED[table]:
+            if columns[table][name] != _TEXT:
+                raise StoreError(
+                    f"table '{table}': column '{name}' is {columns[table][name]}, not text (VARCHAR) as in a "
+                    "spotify-wrapped history"
+                )
+    if LOG_TABLE in views:
+        raise StoreError(f"'{LOG_TABLE}' is a view, but that name is this tool's own table: rename or drop the view")
+    log = columns.get(LOG_TABLE)
+    if log is not None and list(log.items()) != _LOG_SHAPE:
+        found = ", ".join(f"{c} {t}" for c, t in log.items())
+        wanted = ", ".join(f"{c} {t}" for c, t in _LOG_SHAPE)
+        raise StoreError(f"table '{LOG_TABLE}' ({found}) is not the one this tool keeps ({wanted}): rename or drop it")
+    return Schema(
+        has_artists=text("artists", *_REQUIRED["artists"]),
+        has_plays=text("plays", "spotify_track_uri", "artist_name"),
+        has_primary_artist_id=text("tracks", "primary_artist_id", "primary_artist_name"),
+        has_album_grouping={"album_name", "primary_artist_name"} <= columns["tracks"].keys(),
+        has_log=log is not None,
+        log_repair=log is not None and _has_key_or_index(con, LOG_TABLE),
+    )
+
+
+def _has_key_or_index(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    where = "WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?"
+    keys = one(con, f"SELECT count(*) FROM duckdb_constraints() {where}", [name])
+    indexes = one(con, f"SELECT count(*) FROM duckdb_indexes() {where}", [name])
+    return bool(keys or indexes)
+
+
+def repair_log(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild a log made by an earlier version of this tool (with a PRIMARY KEY) as a plain table.
+
+    That key's index, written by DuckDB 2.0, made the file unreadable for the DuckDB that created it (1.0,
+    0.10); the rebuilt table keeps every row, and the file becomes readable there again.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(LOG_DDL.format(name=LOG_REBUILT))
+        con.execute(f"INSERT INTO {LOG_REBUILT} SELECT kind, spotify_id, outcome, checked_at FROM {LOG_TABLE}")
+        con.execute(f"DROP TABLE {LOG_TABLE}")
+        con.execute(f"ALTER TABLE {LOG_REBUILT} RENAME TO {LOG_TABLE}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    row = con.execute(sql, params or []).fetchone()
+    assert row is not None
+    return row if len(row) > 1 else row[0]
