@@ -25,6 +25,7 @@ class Settings:
     db_path: Path
     api_url: str
     token_url: str
+    postgres_url: str | None = None  # POSTGRES_URL: where `backfill sync` pushes to
 
     def require_credentials(self) -> tuple[str, str]:
         missing = [
@@ -60,4 +61,5 @@ def load_settings(
         db_path=Path(db if db is not None else get("BACKFILL_DB", DEFAULT_DB) or DEFAULT_DB),
         api_url=(get("SPOTIFY_API_URL", DEFAULT_API_URL) or DEFAULT_API_URL).rstrip("/"),
         token_url=get("SPOTIFY_TOKEN_URL", DEFAULT_TOKEN_URL) or DEFAULT_TOKEN_URL,
+        postgres_url=get("POSTGRES_URL"),
     )
