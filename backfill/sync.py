@@ -201,7 +201,9 @@ def sync(
     con = connect(url, connect_timeout)
     try:
         con.isolation_level = pg.IsolationLevel.REPEATABLE_READ
-        con.read_only = dry_run
+        if dry_run:  # else the server's default: a role an admin made read-only stays so (no READ WRITE)
+            con.read_only = True
+        con.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
         try:
             _check_postgres(con, report.postgres, write=not dry_run)
             for target in TARGETS:
@@ -253,7 +255,6 @@ def _push(
     else:
         params = []
         source = f"backfill_sync_{target.table}"
-        con.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         con.execute(f"CREATE TEMP TABLE {source} (k text, {', '.join(f'{v} text' for v in values)}) ON COMMIT DROP")
         with con.cursor().copy(f"COPY {source} (k, {', '.join(values)}) FROM STDIN") as copy:
             for row in data:

@@ -3,41 +3,18 @@
 from __future__ import annotations
 
 import copy
-import json
-import shutil
-import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import psycopg
-import pytest
 
-from backfill import sync as sync_module
 from backfill.emulator import Emulator
 from backfill.sync import mask_url
 from tests.conftest import FAST, digest, table
-from tests.postgres import (  # noqa: F401 (fixtures)
-    Production,
-    backfilled,
-    pg_server,
-    pristine,
-    production,
-    template,
-)
+from tests.sync.conftest import SECRET, Production, one_line_error, writer
 
 COLUMNS = {"tracks": ("album_image_url",), "artists": ("image_url", "spotify_artist_id")}
-SECRET = "s3cret-Pa55word"  # must never be printed
-
-
-@pytest.fixture
-def history(tmp_path: Path, backfilled: Path) -> Path:  # noqa: F811
-    path = tmp_path / "history.duckdb"
-    shutil.copy(backfilled, path)
-    return path
 
 
 def duck_values(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
@@ -78,18 +55,6 @@ def reported(doc: dict[str, Any]) -> dict[str, dict[str, dict[str, int]]]:
     return {tbl: {c: doc[tbl][c] for c in columns} for tbl, columns in COLUMNS.items()}
 
 
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("backfill: error: ")
-    return lines[0]
-
-
-def writer(production: Production) -> str:
-    """A role with the password SECRET that may read and write the tables (but owns nothing)."""
-    return production.create_role("writer", SECRET, "GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
-
-
 # -- what sync does ----------------------------------------------------------------------------------------
 
 
@@ -99,13 +64,17 @@ def test_sync_pushes_missing_values_and_changes_nothing_else(cli, history: Path,
     initial = production.snapshot()
     to_fill = [uri for uri in sorted(tracks) if initial["tracks"][uri]["album_image_url"] is None]
     photos = [name for name in sorted(artists) if initial["artists"][name]["image_url"] is None]
-    ids = [n for n in sorted(duck["artists"]["spotify_artist_id"]) if initial["artists"][n]["spotify_artist_id"] is None]
+    ids = [
+        n for n in sorted(duck["artists"]["spotify_artist_id"]) if initial["artists"][n]["spotify_artist_id"] is None
+    ]
     assert len(to_fill) > 100 and len(photos) > 20 and len(ids) >= 2  # the backfill filled these in DuckDB
     gone = next(name for name in photos[1:] if name not in ids)
     # Production was changed by others meanwhile: some values set (to other URLs, or the same), rows gone.
     production.execute(
-        *[f"UPDATE tracks SET album_image_url = 'https://elsewhere.example/{i}' WHERE spotify_track_uri = '{u}'"
-          for i, u in enumerate(to_fill[:5])],
+        *[
+            f"UPDATE tracks SET album_image_url = 'https://elsewhere.example/{i}' WHERE spotify_track_uri = '{u}'"
+            for i, u in enumerate(to_fill[:5])
+        ],
         *[f"UPDATE tracks SET album_image_url = '{tracks[u]}' WHERE spotify_track_uri = '{u}'" for u in to_fill[5:8]],
         f"UPDATE artists SET image_url = 'https://elsewhere.example/a' WHERE artist_name = '{photos[0]}'",
         f"UPDATE artists SET spotify_artist_id = '0000000000000000000000' WHERE artist_name = '{ids[0]}'",
@@ -123,7 +92,10 @@ def test_sync_pushes_missing_values_and_changes_nothing_else(cli, history: Path,
     assert reported(doc) == counts
     assert counts["tracks"]["album_image_url"]["differing"] == 5 and counts["tracks"]["album_image_url"]["pushed"] > 90
     assert counts["tracks"]["album_image_url"]["missing_in_postgres"] == 2
-    assert counts["artists"]["spotify_artist_id"]["pushed"] >= 1 and counts["artists"]["spotify_artist_id"]["differing"] == 1
+    assert (
+        counts["artists"]["spotify_artist_id"]["pushed"] >= 1
+        and counts["artists"]["spotify_artist_id"]["differing"] == 1
+    )
     assert doc["tracks"]["rows_updated"] == counts["tracks"]["album_image_url"]["pushed"]
     assert doc["dry_run"] is False and doc["postgres"] == production.url(password="***")
 
@@ -188,3 +160,46 @@ def test_run_with_sync_but_no_url_stops_before_the_run(cli, db_path: Path, emula
     assert result.code == 2
     assert "POSTGRES_URL" in one_line_error(result.err)
     assert digest(db_path) == before and not emulator.received
+
+
+STATE = """SELECT (SELECT count(*) FROM tracks), (SELECT count(album_image_url) FROM tracks),
+                  (SELECT count(*) FROM artists), (SELECT count(image_url) FROM artists),
+                  (SELECT count(spotify_artist_id) FROM artists)"""
+
+
+def test_readers_never_see_a_missing_table_or_half_a_sync(cli, history: Path, production: Production) -> None:
+    seen: list[tuple[int, ...]] = []
+    errors: list[str] = []
+    first, stop = threading.Event(), threading.Event()
+
+    def read() -> None:  # the dashboard: one query after another, each in its own transaction
+        with production.connect(autocommit=True) as con:
+            while True:
+                finishing = stop.is_set()  # one more query after the sync returned
+                try:
+                    row = con.execute(STATE).fetchone()
+                    assert row is not None
+                    seen.append(tuple(row))
+                except psycopg.Error as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                first.set()
+                if finishing:
+                    return
+
+    with production.connect() as con:
+        before = con.execute(STATE).fetchone()
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        assert first.wait(30)
+        result = cli("sync", "--db", history, "--postgres", production.url())
+    finally:
+        stop.set()
+        reader.join(30)
+    assert result.code == 0, result.err
+    with production.connect() as con:
+        after = con.execute(STATE).fetchone()
+    assert before != after
+    assert not errors
+    assert seen[0] == before and seen[-1] == after
+    assert set(seen) <= {before, after}, sorted(set(seen))

