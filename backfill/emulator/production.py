@@ -4,7 +4,9 @@ That script DROPs `plays`, `tracks`, `artists` and `genre_mappings`, recreates t
 BIGINT, BOOLEAN, DATE and TIMESTAMP columns with DuckDB's names; primary keys `tracks.spotify_track_uri`,
 `artists.artist_name`, `genre_mappings.subgenre`; its indexes), commits, then COPYs every row of every table,
 committing after each. Tests use `full_resync` to build the Postgres a user has before `backfill sync`; the
-bench times it as the predecessor's way of publishing new images.
+bench times it as the predecessor's way of publishing new images:
+
+    python -m backfill.emulator.production HISTORY.duckdb POSTGRES_URL   # prints rows copied and time, as JSON
 
 Sample histories have no `genre_mappings` table: its rows then come from the artists' genres, as the
 predecessor's `seed_genre_mappings.py` derives them (every subgenre mapped to one broad genre here).
@@ -12,7 +14,10 @@ predecessor's `seed_genre_mappings.py` derives them (every subgenre mapped to on
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +115,21 @@ def full_resync(
         return copied
     finally:
         duck.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import psycopg  # a dev dependency, like this stand-in
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2:
+        print("usage: python -m backfill.emulator.production HISTORY.duckdb POSTGRES_URL", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    with psycopg.connect(args[1]) as pg:
+        copied = full_resync(Path(args[0]), pg)
+    print(json.dumps({"rows": copied, "elapsed_seconds": round(time.perf_counter() - started, 3)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
