@@ -15,15 +15,17 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 import duckdb
+
+from backfill.pgurl import mask_url, scrub
 
 if TYPE_CHECKING:
     import psycopg
@@ -66,45 +68,6 @@ class SyncReport:
     columns: dict[str, dict[str, ColumnCounts]] = field(default_factory=dict)  # table -> column -> counts
     rows_updated: dict[str, int] = field(default_factory=dict)  # table -> rows the UPDATE changed
     elapsed: float = 0.0
-
-
-# -- URLs and messages -------------------------------------------------------------------------------------
-
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password shown as ***: postgresql://user:***@host/db (key=value strings too)."""
-    if "://" not in url:
-        return _KV_PASSWORD.sub(r"\1***", url)
-    scheme, rest = url.split("://", 1)
-    netloc, sep, tail = rest.partition("/")
-    userinfo, at, hostinfo = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        netloc = f"{userinfo.partition(':')[0]}:***@{hostinfo}"
-    return _QUERY_PASSWORD.sub(r"\1***", f"{scheme}://{netloc}{sep}{tail}")
-
-
-def _passwords(url: str) -> list[str]:
-    found: list[str] = []
-    if "://" in url:
-        try:
-            parts = urlsplit(url)
-            if parts.password:
-                found += [parts.password, unquote(parts.password)]
-        except ValueError:
-            pass
-        found += [unquote(m.group(0).split("=", 1)[1]) for m in _QUERY_PASSWORD.finditer(url)]
-    found += [m.group(2).strip("'") for m in _KV_PASSWORD.finditer(url)]
-    return [p for p in found if len(p) >= 4]  # shorter ones would mangle words, and are in no message we make
-
-
-def scrub(text: str, url: str) -> str:
-    """Defence in depth: no message leaves with the password in it, whatever a driver put there."""
-    for secret in sorted(set(_passwords(url)), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 def _first_line(exc: BaseException) -> str:
@@ -175,10 +138,11 @@ def import_psycopg() -> Any:
 
 
 def connect(url: str, timeout: int) -> psycopg.Connection[Any]:
+    """In autocommit mode: sync writes BEGIN itself, so that its first statements share one round trip."""
     pg = import_psycopg()
     where = mask_url(url)
     try:
-        return pg.connect(url, connect_timeout=timeout, autocommit=False)
+        return pg.connect(url, connect_timeout=timeout, autocommit=True)
     except pg.OperationalError as exc:
         text = _first_line(exc).removeprefix("connection failed: ")
         if "authentication failed" in text or getattr(exc, "sqlstate", None) in ("28P01", "28000"):
@@ -193,84 +157,121 @@ def connect(url: str, timeout: int) -> psycopg.Connection[Any]:
 def sync(
     db_path: Path, url: str, *, dry_run: bool = False, connect_timeout: int = DEFAULT_CONNECT_TIMEOUT
 ) -> SyncReport:
-    """Push what DuckDB has and Postgres lacks (or, with dry_run, only count it in a read-only transaction)."""
+    """Push what DuckDB has and Postgres lacks (or, with dry_run, only count it in a read-only transaction).
+
+    Round trips matter more than bytes to a hosted Postgres: about a dozen in all (connecting, one batch that
+    begins and checks, two COPYs, one statement per table that counts and updates, COMMIT).
+    """
     pg = import_psycopg()  # before anything else: without it there is nothing to do
     started = time.monotonic()
     report = SyncReport(mask_url(url), str(db_path), dry_run)
     rows = read_history(db_path)  # DuckDB is closed again before Postgres is contacted
     con = connect(url, connect_timeout)
     try:
-        con.isolation_level = pg.IsolationLevel.REPEATABLE_READ
-        if dry_run:  # else the server's default: a role an admin made read-only stays so (no READ WRITE)
-            con.read_only = True
-        con.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
         try:
-            _check_postgres(con, report.postgres, write=not dry_run)
+            _begin(con, report.postgres, dry_run)
             for target in TARGETS:
+                if not dry_run:
+                    _upload(con, target, rows[target.table])
                 report.columns[target.table], report.rows_updated[target.table] = _push(con, target, rows, dry_run)
-            con.commit()
+            con.execute("COMMIT")
         except pg.Error as exc:
-            con.rollback()
+            _rollback(pg, con)
             raise SyncError(scrub(_postgres_failure(pg, exc, report.postgres), url)) from None
+        except BaseException:
+            _rollback(pg, con)
+            raise
     finally:
         con.close()
     report.elapsed = time.monotonic() - started
     return report
 
 
-def _check_postgres(con: psycopg.Connection[Any], where: str, *, write: bool) -> None:
-    """Both tables and all five columns exist (as the unqualified names resolve), and we may write them."""
-    names = [t.table for t in TARGETS]
-    have = con.execute(
-        "SELECT t.name, a.attname FROM unnest(%s::text[]) AS t(name) "
-        "JOIN pg_attribute a ON a.attrelid = to_regclass(t.name) AND a.attnum > 0 AND NOT a.attisdropped",
-        [names],
-    ).fetchall()
-    _require({(str(t), str(c)) for t, c in have}, f"Postgres {where}")
-    if not write:
+def _rollback(pg: Any, con: psycopg.Connection[Any]) -> None:
+    with contextlib.suppress(pg.Error):  # a broken connection rolls back by itself
+        con.execute("ROLLBACK")
+
+
+def _temp(target: Target) -> str:
+    return f"backfill_sync_{target.table}"
+
+
+def _values(target: Target) -> list[str]:
+    return [f"v{i}" for i in range(len(target.columns))]
+
+
+def _begin(con: psycopg.Connection[Any], where: str, dry_run: bool) -> None:
+    """Begin, and check that both tables and all five columns exist (as unqualified names resolve) and that we
+    may update them, before any write. A dry run is READ ONLY; a real one asks for nothing more than the
+    server's default, so a role an admin made read-only stays so (its first write fails, and all rolls back)."""
+    names = ", ".join(f"'{t.table}'" for t in TARGETS)
+    temps = "".join(
+        f"; CREATE TEMP TABLE {_temp(t)} (k text, {', '.join(f'{v} text' for v in _values(t))}) ON COMMIT DROP"
+        for t in TARGETS
+        if not dry_run
+    )
+    cur = con.execute(
+        f"BEGIN ISOLATION LEVEL REPEATABLE READ{' READ ONLY' if dry_run else ''}; "
+        f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'; "
+        "SELECT t.name, a.attname, has_column_privilege(a.attrelid, a.attnum, 'UPDATE'), current_user "
+        f"FROM unnest(ARRAY[{names}]) AS t(name) LEFT JOIN pg_attribute a "
+        f"ON a.attrelid = to_regclass(t.name) AND a.attnum > 0 AND NOT a.attisdropped{temps}"
+    )
+    while cur.description is None and cur.nextset():
+        pass  # to the SELECT's result
+    found = cur.fetchall()
+    _require({(str(t), str(c)) for t, c, _, _ in found if c is not None}, f"Postgres {where}")
+    if dry_run:
         return
-    user, temp_ok = con.execute("SELECT current_user, has_database_privilege(current_database(), 'TEMP')").fetchone()
-    if not temp_ok:
-        raise SyncError(f"Postgres role '{user}' may not create temporary tables in {where}; nothing was changed")
+    may_update = {(t, c) for t, c, ok, _ in found if ok}
     for target in TARGETS:
         for column in target.columns:
-            (ok,) = con.execute("SELECT has_column_privilege(%s, %s, 'UPDATE')", [target.table, column]).fetchone()
-            if not ok:
+            if (target.table, column) not in may_update:
                 raise SyncError(
-                    f"Postgres role '{user}' may not update {target.table}.{column} in {where} "
+                    f"Postgres role '{found[0][3]}' may not update {target.table}.{column} in {where} "
                     "(permission denied); nothing was changed"
                 )
+
+
+def _upload(con: psycopg.Connection[Any], target: Target, data: list[tuple[str, ...]]) -> None:
+    with con.cursor().copy(f"COPY {_temp(target)} (k, {', '.join(_values(target))}) FROM STDIN") as copy:
+        for row in data:
+            copy.write_row(row)
 
 
 def _push(
     con: psycopg.Connection[Any], target: Target, rows: DuckRows, dry_run: bool
 ) -> tuple[dict[str, ColumnCounts], int]:
-    values = [f"v{i}" for i in range(len(target.columns))]
-    data = rows[target.table]
+    """One statement: the counts, and (unless a dry run) the guarded UPDATE. Both see the same snapshot, so
+    the counts are of the rows as they were just before the update."""
+    values, key = _values(target), target.key
+    params: list[Any] = []
     if dry_run:
         # A read-only transaction may not create even a TEMP table: the values travel as arrays instead.
-        params: list[Any] = [[r[i] for r in data] for i in range(len(target.columns) + 1)]
-        casts = ", ".join(["%s::text[]"] * (len(values) + 1))
-        source = f"unnest({casts}) AS s(k, {', '.join(values)})"
+        params = [[r[i] for r in rows[target.table]] for i in range(len(values) + 1)]
+        source = f"unnest({', '.join(['%s::text[]'] * (len(values) + 1))}) AS s(k, {', '.join(values)})"
     else:
-        params = []
-        source = f"backfill_sync_{target.table}"
-        con.execute(f"CREATE TEMP TABLE {source} (k text, {', '.join(f'{v} text' for v in values)}) ON COMMIT DROP")
-        with con.cursor().copy(f"COPY {source} (k, {', '.join(values)}) FROM STDIN") as copy:
-            for row in data:
-                copy.write_row(row)
-        con.execute(f"ANALYZE {source}")  # the planner then joins 100,000 rows by hash, not row by row
-        source += " AS s"
-    p, key = "p", target.key
+        source = f"{_temp(target)} AS s"
+    pairs = list(zip(target.columns, values, strict=True))
     counts_sql = ", ".join(
         f"count(*) FILTER (WHERE s.{v} IS NOT NULL AND p.{key} IS NULL), "
         f"count(*) FILTER (WHERE s.{v} IS NOT NULL AND p.{key} IS NOT NULL AND p.{c} IS NULL), "
         f"count(*) FILTER (WHERE p.{c} = s.{v}), count(*) FILTER (WHERE p.{c} <> s.{v})"
-        for c, v in zip(target.columns, values, strict=True)
+        for c, v in pairs
     )
-    found = con.execute(
-        f"SELECT {counts_sql} FROM {source} LEFT JOIN {target.table} {p} ON {p}.{key} = s.k", params
-    ).fetchone()
+    counts_query = f"SELECT {counts_sql} FROM {source} LEFT JOIN {target.table} AS p ON p.{key} = s.k"
+    if dry_run:
+        sql = counts_query
+    else:
+        # coalesce keeps a value that is already set: with several columns, a row may need only one of them.
+        assignments = ", ".join(f"{c} = coalesce(p.{c}, s.{v})" for c, v in pairs)
+        needed = " OR ".join(f"(p.{c} IS NULL AND s.{v} IS NOT NULL)" for c, v in pairs)
+        sql = (
+            f"WITH counts AS ({counts_query}), changed AS (UPDATE {target.table} AS p SET {assignments} "
+            f"FROM {source} WHERE p.{key} = s.k AND ({needed}) RETURNING 1) "
+            "SELECT counts.*, (SELECT count(*) FROM changed) FROM counts"
+        )
+    found = con.execute(sql, params).fetchone()
     assert found is not None
     counts = {
         c: ColumnCounts(
@@ -281,16 +282,7 @@ def _push(
         )
         for i, c in enumerate(target.columns)
     }
-    if dry_run:
-        return counts, 0
-    # coalesce keeps a value that is already set: with several columns, a row may need only one of them.
-    pairs = list(zip(target.columns, values, strict=True))
-    assignments = ", ".join(f"{c} = coalesce({p}.{c}, s.{v})" for c, v in pairs)
-    needed = " OR ".join(f"({p}.{c} IS NULL AND s.{v} IS NOT NULL)" for c, v in pairs)
-    cur = con.execute(
-        f"UPDATE {target.table} AS {p} SET {assignments} FROM {source} WHERE {p}.{key} = s.k AND ({needed})"
-    )
-    return counts, cur.rowcount
+    return counts, 0 if dry_run else found[-1]
 
 
 def _postgres_failure(pg: Any, exc: Exception, where: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from backfill.emulator import Emulator
-from backfill.sync import mask_url
+from backfill.pgurl import mask_url
 from tests.conftest import FAST, digest, table
 from tests.sync.conftest import SECRET, Production, one_line_error, writer
 

@@ -15,7 +15,7 @@ import pytest
 
 from backfill import sync as sync_module
 from backfill.emulator.pgserver import free_port
-from backfill.sync import mask_url
+from backfill.pgurl import mask_url
 from tests.sync.conftest import SECRET, Production, one_line_error, writer
 
 
