@@ -196,3 +196,16 @@ def test_malformed_url(cli, history: Path) -> None:
 )
 def test_mask_url(url: str, masked: str) -> None:
     assert mask_url(url) == masked
+
+
+def test_run_then_failed_sync(cli, db_path: Path, emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The run's work is kept; the failed sync makes the exit 2 and says why in the run's one JSON object.
+    monkeypatch.setenv("POSTGRES_URL", f"postgresql://dashboard:{SECRET}@127.0.0.1:{free_port()}/wrapped")
+    result = cli("run", "--db", db_path, "--rate", "500", "--sync", "--json")
+    assert result.code == 2
+    doc = result.json
+    assert doc["tracks"]["updated"] > 0
+    assert "cannot connect to Postgres at postgresql://dashboard:***@" in doc["sync"]["error"]
+    errors = [line for line in result.err.splitlines() if line.startswith("backfill: error:")]
+    assert len(errors) == 1 and "sync: cannot connect" in errors[0]
+    assert SECRET not in result.out + result.err
