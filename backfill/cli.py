@@ -11,17 +11,20 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import duckdb
 
 from backfill import __version__
-from backfill.config import ConfigError, load_settings
-from backfill.pipeline import Pipeline
+from backfill.config import ConfigError, Settings, load_settings
+from backfill.pipeline import Pipeline, RunResult
 from backfill.report import Bars, dry_run_json, dry_run_text, run_json, run_text, verify_json, verify_text
 from backfill.runner import RunConfig, SetupError, execute, make_plan
 from backfill.sources.http import ClientOptions
 from backfill.sources.oembed import DEFAULT_OEMBED_RATE
 from backfill.store import MissFilter, Plan, Store, StoreError
+from backfill.sync import DEFAULT_CONNECT_TIMEOUT, SyncError, import_psycopg, sync
+from backfill.sync_report import sync_json, sync_text
 from backfill.token import CredentialsRejected
 
 EXIT_OK = 0
@@ -51,7 +54,8 @@ environment (also read from ./.env; the real environment wins):
   BACKFILL_DB         database file (default data/spotify.duckdb); --db overrides it
   SPOTIFY_API_URL     default https://api.spotify.com/v1
   SPOTIFY_TOKEN_URL   default https://accounts.spotify.com/api/token
-  SPOTIFY_OEMBED_URL  default https://open.spotify.com/oembed"""
+  SPOTIFY_OEMBED_URL  default https://open.spotify.com/oembed
+  POSTGRES_URL        the dashboard's production Postgres (`sync`, `run --sync`); --postgres overrides it"""
 
 
 class UsageError(Exception):
@@ -81,6 +85,10 @@ def _db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="PATH", help="database file (default: $BACKFILL_DB or data/spotify.duckdb)")
 
 
+def _postgres_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--postgres", metavar="URL", help="Postgres URL (default: $POSTGRES_URL)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     epilog = f"{ENVIRONMENT}\n\n{EXIT_CODES}"
     fmt = argparse.RawDescriptionHelpFormatter
@@ -92,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     parser.add_argument("--version", action="version", version=f"backfill {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{run,verify,demo}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,verify,sync,demo}")
 
     run = sub.add_parser(
         "run",
@@ -176,6 +184,30 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="ask again for remembered misses checked more than DAYS days ago",
     )
+    run.add_argument("--sync", action="store_true", help="after a successful run, `backfill sync` to Postgres")
+    _postgres_option(run)
+
+    sync_cmd = sub.add_parser(
+        "sync",
+        help="push the images Postgres lacks to the dashboard's production Postgres",
+        description="Copy album art, artist photos and recovered artist ids from the DuckDB history to the "
+        "dashboard's Postgres, where Postgres has NULL. Matches tracks on spotify_track_uri and artists on "
+        "artist_name; never adds, deletes or overwrites anything. One transaction: readers see the data before "
+        "or after, never in between. Needs psycopg: pip install 'backfill[postgres]'.",
+        epilog=epilog,
+        formatter_class=fmt,
+    )
+    _db_option(sync_cmd)
+    _postgres_option(sync_cmd)
+    sync_cmd.add_argument(
+        "--connect-timeout",
+        type=_number(int),
+        default=DEFAULT_CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up connecting to Postgres after this long (default {DEFAULT_CONNECT_TIMEOUT}; at least 2)",
+    )
+    sync_cmd.add_argument("--dry-run", action="store_true", help="count what would be pushed; write nothing")
+    sync_cmd.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     verify = sub.add_parser(
         "verify",
@@ -209,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _argv_with_default_command(argv: Sequence[str]) -> list[str]:
     argv = list(argv)
     first = next((a for a in argv), None)
-    if first in ("run", "verify", "demo", "-h", "--help", "--version"):
+    if first in ("run", "verify", "sync", "demo", "-h", "--help", "--version"):
         return argv
     return ["run", *argv]
 
@@ -219,12 +251,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "verify":
             return cmd_verify(args)
+        if args.command == "sync":
+            return cmd_sync(args)
         if args.command == "demo":
             from backfill.emulator.demo import run_demo
 
             return run_demo(args)
         return cmd_run(args)
-    except (ConfigError, StoreError, UsageError) as exc:
+    except (ConfigError, StoreError, SyncError, UsageError) as exc:
         print(f"backfill: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except duckdb.Error as exc:  # e.g. out of memory or a corrupt file while reading what is pending
@@ -267,6 +301,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         lock_timeout=args.lock_timeout,
     )
     use_api, use_oembed = config.sources(check=not args.dry_run)  # a missing credential: an error before anything
+    then = _sync_after_run(args, settings) if args.sync and not args.dry_run else None  # checked before the run
     # Read-only first: every check passes before anything can be written.
     plan = make_plan(config)
     if args.dry_run:
@@ -275,10 +310,49 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             print(dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate))
         return EXIT_OK
-    return asyncio.run(_run(config, plan, as_json=args.json))
+    return asyncio.run(_run(config, plan, as_json=args.json, then=then))
 
 
-async def _run(config: RunConfig, plan: Plan, *, as_json: bool) -> int:
+def _postgres_url(args: argparse.Namespace, settings: Settings) -> str:
+    import_psycopg()  # its absence is the first thing to say
+    url = args.postgres or settings.postgres_url
+    if not url:
+        raise UsageError("no Postgres URL: set POSTGRES_URL in the environment or in .env, or pass --postgres URL")
+    return url
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    settings = load_settings(args.db)
+    url = _postgres_url(args, settings)
+    report = sync(settings.db_path, url, dry_run=args.dry_run, connect_timeout=args.connect_timeout)
+    if args.json:
+        print(json.dumps(sync_json(report)))
+    else:
+        print(sync_text(report))
+    return EXIT_OK
+
+
+def _sync_after_run(args: argparse.Namespace, settings: Settings) -> Callable[[dict[str, Any]], int]:
+    """`run --sync`: the sync that follows a successful run; its report goes into the run's JSON as "sync"."""
+    url = _postgres_url(args, settings)
+
+    def then(doc: dict[str, Any]) -> int:
+        try:
+            report = sync(settings.db_path, url, connect_timeout=DEFAULT_CONNECT_TIMEOUT)
+        except (SyncError, StoreError) as exc:
+            print(f"backfill: error: sync: {exc}", file=sys.stderr)
+            doc["sync"] = {"error": str(exc)}
+            return EXIT_USAGE
+        print(sync_text(report), file=sys.stderr if args.json else sys.stdout)
+        doc["sync"] = sync_json(report)
+        return EXIT_OK
+
+    return then
+
+
+async def _run(
+    config: RunConfig, plan: Plan, *, as_json: bool, then: Callable[[dict[str, Any]], int] | None = None
+) -> int:
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     received: list[int] = []
@@ -317,8 +391,16 @@ async def _run(config: RunConfig, plan: Plan, *, as_json: bool) -> int:
     result, elapsed = outcome.result, time.monotonic() - started
     text = run_text(result, outcome.plan, config.kinds, outcome.db, elapsed)
     print(text, file=sys.stderr if as_json else sys.stdout)
+    doc = run_json(result, outcome.plan, config.kinds, outcome.db, elapsed)
+    code = _exit_code(result, received)
+    if then is not None and code == EXIT_OK:
+        code = then(doc)
     if as_json:
-        print(json.dumps(run_json(result, outcome.plan, config.kinds, outcome.db, elapsed)))
+        print(json.dumps(doc))
+    return code
+
+
+def _exit_code(result: RunResult, received: list[int]) -> int:
     if result.stopped == "interrupted":
         return _signal_exit(received)
     if result.stopped == "rate_limited":

@@ -33,6 +33,8 @@ class Settings:
         """Either credential set: the user means to use the Web API (a missing other one is then an error)."""
         return bool(self.client_id or self.client_secret)
 
+    postgres_url: str | None = None  # POSTGRES_URL: where `backfill sync` pushes to
+
     def require_credentials(self) -> tuple[str, str]:
         missing = [
             name
@@ -68,4 +70,5 @@ def load_settings(
         api_url=(get("SPOTIFY_API_URL", DEFAULT_API_URL) or DEFAULT_API_URL).rstrip("/"),
         token_url=get("SPOTIFY_TOKEN_URL", DEFAULT_TOKEN_URL) or DEFAULT_TOKEN_URL,
         oembed_url=get("SPOTIFY_OEMBED_URL", DEFAULT_OEMBED_URL) or DEFAULT_OEMBED_URL,
+        postgres_url=get("POSTGRES_URL"),
     )

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import floor, guide, lockshare, scale, throughput, writer
+from bench import floor, guide, lockshare, scale, sync, throughput, writer
 from bench.common import Context, Row, machine, say, stop_all_children
 
 # Run order: floor compares itself with scale's figures; guide is the longest, so it goes last.
@@ -22,6 +22,7 @@ SCENARIOS: dict[str, Callable[[Context], None]] = {
     "writer": writer.run,
     "floor": floor.run,
     "lock": lockshare.run,
+    "sync": sync.run,
     "guide": guide.run,
 }
 HEADER = ("scenario", "figure", "value", "target", "verdict")
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bench",
         description="Benchmark the backfill tool against the local Spotify emulator and print one table. "
         "Figures to report, never assertions: the exit status is 0 unless a scenario could not run.",
-        epilog="scenarios: throughput (1), guide (2, ~40 min in full), scale (3), writer (4), floor (5), lock (6)",
+        epilog="scenarios: throughput (1), guide (2, ~40 min in full), scale (3), writer (4), floor (5), lock (6), sync (7)",
     )
     parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), metavar="NAME", help="run only these scenarios")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few seconds per scenario")
@@ -134,7 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _number(name: str) -> str:
-    return {"throughput": "1", "guide": "2", "scale": "3", "writer": "4", "floor": "5"}[name] + " " + name
+    return (
+        {"throughput": "1", "guide": "2", "scale": "3", "writer": "4", "floor": "5", "lock": "6", "sync": "7"}[name]
+        + " "
+        + name
+    )
 
 
 if __name__ == "__main__":
