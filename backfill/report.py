@@ -1,13 +1,12 @@
-"""What the tool prints: progress bars, the run summary, the dry-run estimate and `verify`."""
+"""What the tool prints: the run summary, the dry-run estimate and `verify`, fitted to the terminal."""
 
 from __future__ import annotations
 
 import math
-import sys
+import shutil
+import textwrap
 from datetime import datetime
-from typing import Any, TextIO
-
-from tqdm import tqdm
+from typing import Any
 
 from backfill.pipeline import KindStats, RunResult
 from backfill.spotify import BATCH_SIZE
@@ -17,25 +16,41 @@ RULE = "=" * 70
 _LABELS = {"tracks": "TRACKS (album art)", "artists": "ARTISTS (profile photos)"}
 
 
-class Bars:
-    """One tqdm bar per kind on stderr; silent when stderr is not a terminal."""
+def text_width() -> int:
+    """The terminal's width (COLUMNS first, 80 when not a terminal), at most 100: longer lines are hard to read."""
+    return max(40, min(shutil.get_terminal_size().columns, 100))
 
-    def __init__(self, totals: dict[str, int], stream: TextIO | None = None) -> None:
-        stream = stream or sys.stderr
-        quiet = not stream.isatty()
-        self._bars = {
-            kind: tqdm(total=total, desc=kind.ljust(7), unit=" id", file=stream, disable=quiet, position=i)
-            for i, (kind, total) in enumerate(totals.items())
-            if total
-        }
 
-    def advance(self, kind: str, n: int) -> None:
-        if kind in self._bars:
-            self._bars[kind].update(n)
+def _row(label: str, value: int, note: str = "", pad: int = 24) -> list[str]:
+    """`  Label:      1,234  note`; at a narrow width the note goes below, wrapped, rather than mid-word."""
+    head = f"  {label:<{pad}}{_n(value):>9}"
+    if not note or len(head) + 2 + len(note) <= text_width():
+        return [f"{head}  {note}".rstrip()]
+    return [head, *_wrap(note, " " * 6)]
 
-    def close(self) -> None:
-        for bar in self._bars.values():
-            bar.close()
+
+def _wrap(text: str, indent: str, hang: str = "") -> list[str]:
+    return textwrap.wrap(
+        text,
+        text_width(),
+        initial_indent=indent,
+        subsequent_indent=indent + hang,
+        break_on_hyphens=False,
+        break_long_words=False,  # a URL or a path stays whole
+    )
+
+
+def _fit(lines: list[str]) -> str:
+    """The lines, the rules as wide as the terminal allows and longer lines wrapped at spaces."""
+    width, out = text_width(), []
+    for line in lines:
+        if line == RULE:
+            out.append(RULE[:width])
+        elif len(line) <= width:
+            out.append(line)
+        else:
+            out += _wrap(line.strip(), line[: len(line) - len(line.lstrip())], "  ")
+    return "\n".join(out)
 
 
 def _n(value: int) -> str:
@@ -128,26 +143,28 @@ def run_text(
             rows.append(("Skipped, known misses", p.remembered, "from earlier runs"))
         saved = requests_saved(s, requests)
         rows.append(("Requests", requests, f"{_n(saved)} saved vs one per item" if saved > 0 else ""))
-        lines += [f"  {label + ':':<24}{_n(value):>9}  {note}".rstrip() for label, value, note in rows]
+        lines += [line for label, value, note in rows for line in _row(label + ":", value, note)]
     total = sum(result.requests.values())
     rate = f" ({total / elapsed:.1f}/s)" if elapsed > 0 and total else ""
     lines += ["", f"Requests: {_n(total)} in {duration(elapsed)}{rate}", "", "Database now:"]
     for kind, (rows_, with_image) in db.items():
-        lines.append(
-            f"  {kind.capitalize() + ' with images:':<24}{_n(with_image):>9} of {_n(rows_)} ({_pct(with_image, rows_)})"
-        )
+        lines += _row(f"{kind.capitalize()} with images:", with_image, f"of {_n(rows_)} ({_pct(with_image, rows_)})")
     if result.stopped == "rate_limited" and result.resume_after:
         wait = (result.resume_after - datetime.now().astimezone()).total_seconds()
         why = "daily quota used up" if result.quota else "rate limit"
+        when = "%H:%M:%S %Z" if wait < 3600 else "%Y-%m-%d %H:%M %Z"  # a short wait: to the second
         lines += [
             "",
             f"Spotify asks to wait {duration(wait)} ({why}). Work done so far is saved.",
-            f"Run again after {result.resume_after.strftime('%Y-%m-%d %H:%M %Z').strip()} (local time).",
+            f"Run again after {result.resume_after.strftime(when).strip()} (local time).",
         ]
     if result.error:
         lines += ["", f"Error: {result.error}"]
+    if result.stopped is None and not any(result.stats[k].pending for k in kinds):
+        why = "every row has an image, has no usable id, or is a known miss (`backfill verify` shows which)"
+        lines += ["", f"Nothing to fetch: {why}."]
     lines.append(RULE)
-    return "\n".join(lines)
+    return _fit(lines)
 
 
 # -- dry run --------------------------------------------------------------------------------------
@@ -187,11 +204,13 @@ def dry_run_json(plan: Plan, kinds: tuple[str, ...], rate: float) -> dict[str, A
         "requests": {k: v for k, v in est.items() if not k.endswith("_tracks")},
         "seconds": {k: round(est[k] / rate, 1) for k in ("batch", "development_mode", "one_per_item")},
         "rate": rate,
+        "error": None,
     }
 
 
 def dry_run_text(plan: Plan, kinds: tuple[str, ...], rate: float) -> str:
     est = estimate(plan)
+    dev = duration(est["development_mode"] / rate)
     lines = [RULE, "DRY RUN: nothing fetched, nothing written", RULE]
     for kind in kinds:
         p = getattr(plan, kind)
@@ -208,13 +227,12 @@ def dry_run_text(plan: Plan, kinds: tuple[str, ...], rate: float) -> str:
     lines += [
         "",
         f"Expected requests at --rate {rate:g}/s:",
-        f"  {'with batch endpoints:':<30}{_n(est['batch']):>9}  ~{duration(est['batch'] / rate)}",
-        f"  {'Development Mode (grouped):':<30}{_n(est['development_mode']):>9}  "
-        f"~{duration(est['development_mode'] / rate)} (at least)",
-        f"  {'one request per item:':<30}{_n(est['one_per_item']):>9}  ~{duration(est['one_per_item'] / rate)}",
+        *_row("with batch endpoints:", est["batch"], f"~{duration(est['batch'] / rate)}", 30),
+        *_row("Development Mode (grouped):", est["development_mode"], f"~{dev} (at least)", 30),
+        *_row("one request per item:", est["one_per_item"], f"~{duration(est['one_per_item'] / rate)}", 30),
         RULE,
     ]
-    return "\n".join(lines)
+    return _fit(lines)
 
 
 # -- verify ---------------------------------------------------------------------------------------
@@ -243,7 +261,7 @@ def verify_json(
             "pending": p.pending,
         }
         if kind == "artists":
-            out[kind]["recoverable_ids"] = p.recovered
+            out[kind]["recovered_ids"] = p.recovered
         sample = samples.get(kind[:-1])
         out[kind]["sample"] = {"name": sample[0], "image_url": sample[1]} if sample else None
     return out
@@ -256,7 +274,7 @@ def verify_text(path: str, report: dict[str, Any]) -> str:
             "",
             _LABELS[kind],
             f"  {'Total:':<32}{_n(r['total']):>9}",
-            f"  {'With image:':<32}{_n(r['with_image']):>9}  ({_pct(r['with_image'], r['total'])})",
+            *_row("With image:", r["with_image"], f"({_pct(r['with_image'], r['total'])})", 32),
             f"  {'Without image:':<32}{_n(r['without_image']):>9}",
         ]
         if kind == "tracks":
@@ -268,9 +286,9 @@ def verify_text(path: str, report: dict[str, Any]) -> str:
             f"  {'  known: no image on Spotify:':<32}{_n(r['remembered_no_image']):>9}",
             f"  {'  to fetch on the next run:':<32}{_n(r['pending']):>9}",
         ]
-        if kind == "artists" and r["recoverable_ids"]:
-            lines.append(f"  {'  (ids recoverable from tracks):':<32}{_n(r['recoverable_ids']):>9}")
+        if kind == "artists" and r["recovered_ids"]:
+            lines.append(f"  {'  (ids recoverable from tracks):':<32}{_n(r['recovered_ids']):>9}")
         if r["sample"]:
             lines += [f"  Sample: {r['sample']['name']}", f"    {r['sample']['image_url']}"]
     lines.append(RULE)
-    return "\n".join(lines)
+    return _fit(lines)
