@@ -32,6 +32,10 @@ class HelpFormatter(argparse.HelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, width=text_width() - 2)
 
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        # An option's help: never split "--retry-misses" or "client-secret" at their hyphens.
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         return "\n".join(line for raw in text.splitlines() for line in _fill_line(raw, width, indent))
 

@@ -39,6 +39,8 @@ RESULTS_QUEUED = 10_000
 class Progress(Protocol):
     def advance(self, kind: str, n: int) -> None: ...
 
+    def waiting(self, seconds: float, reason: str) -> None: ...  # e.g. (22, "Retry-After"): all requests held
+
     def close(self) -> None: ...
 
 

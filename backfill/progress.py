@@ -17,6 +17,7 @@ from backfill.report import duration, text_width
 
 LOG_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 MIN_ESTIMATE_AFTER = 3.0  # seconds of pace before estimating the time left
+REDRAW_EVERY = 0.2  # seconds: at most five redraws a second, however fast results come
 _BAR_FORMAT = "{desc} {percentage:3.0f}% |{bar}|"
 
 
@@ -42,8 +43,11 @@ class Bars:
         self._every = every
         self._totals = {kind: total for kind, total in totals.items() if total}
         self._done = dict.fromkeys(self._totals, 0)
-        self._started = self._next_line = clock()
-        self._next_line += every
+        self._started = clock()
+        self._next_line = self._started + every
+        self._drawn = -math.inf
+        self._closing = False
+        self._count_width = max((len(f"{t:,}") for t in self._totals.values()), default=1)
         self._wait_until, self._wait_reason = 0.0, ""
         self._bars: dict[str, tqdm[Any]] = {}
         self._status: tqdm[Any] | None = None
@@ -56,7 +60,7 @@ class Bars:
                     total=self._totals[kind], file=self._stream, position=i, ncols=width, bar_format=_BAR_FORMAT
                 )
             self._status = tqdm(total=1, file=self._stream, position=len(self._bars), ncols=width, bar_format="{desc}")
-            self._echo.hide_control_characters()  # no "^C" over the bars on Ctrl-C
+            self._echo.hide_control_characters(self._stream)  # no "^C" over the bars on Ctrl-C
             self.refresh()
         self._tick()
 
@@ -66,7 +70,7 @@ class Bars:
         self._done[kind] += n
         if kind in self._bars:
             self._bars[kind].update(n)
-        self.refresh()
+        self.refresh(force=False)
 
     def waiting(self, seconds: float, reason: str) -> None:
         """Every request is held back for `seconds` (e.g. a Retry-After): say so until it is over."""
@@ -77,35 +81,53 @@ class Bars:
         self.refresh()
 
     def status(self) -> str:
-        """The status line as it reads now: elapsed, pace and time left, or the wait under way."""
+        """The status line as it reads now: elapsed, any wait under way, pace and time left."""
+        return ", ".join(self._parts())
+
+    def _status_line(self, width: int) -> str:
+        """The status, indented, with the least important parts left out when the terminal is narrow."""
+        parts = self._parts()
+        while len(parts) > 1 and len("  " + ", ".join(parts)) > width:
+            parts.pop()
+        return "  " + ", ".join(parts)
+
+    def _parts(self) -> list[str]:
+        return [f"{duration(self._clock() - self._started)} elapsed", *self._news()]
+
+    def _news(self) -> list[str]:
         now = self._clock()
         elapsed = now - self._started
-        parts = [f"{duration(elapsed)} elapsed"]
+        parts = []
         if now < self._wait_until:
             parts.append(f"waiting {math.ceil(self._wait_until - now)} s ({self._wait_reason})")
         done, total = sum(self._done.values()), sum(self._totals.values())
         if done and elapsed > 0:
             parts.append(_pace(done / elapsed))
-            if done < total and elapsed >= MIN_ESTIMATE_AFTER:
+            if done < total and elapsed >= MIN_ESTIMATE_AFTER and not self._closing:
                 parts.append(f"~{_rough(elapsed / done * (total - done))} left")
-        return ", ".join(parts)
+        return parts
 
-    def refresh(self) -> None:
+    def refresh(self, *, force: bool = True) -> None:
+        """Redraw the bars (unless drawn under REDRAW_EVERY ago and not forced), or print the log line when due."""
         now = self._clock()
-        for kind, bar in self._bars.items():
-            bar.set_description_str(f"{kind:<7} {self._done[kind]:>7,}/{self._totals[kind]:,}", refresh=False)
-            bar.refresh()
-        if self._status is not None:
-            self._status.set_description_str("  " + self.status())
-        elif self._totals and now >= self._next_line:
-            self._next_line = now + self._every
-            counts = ", ".join(f"{self._done[k]:,}/{self._totals[k]:,} {k}" for k in self._totals)
-            self._print(f"Processed {counts}" + "".join(f", {p}" for p in self.status().split(", ")[1:]))
+        if self._status is None:
+            if self._totals and now >= self._next_line:
+                self._next_line = now + self._every
+                counts = ", ".join(f"{self._done[k]:,}/{self._totals[k]:,} {k}" for k in self._totals)
+                self._print(", ".join([f"Processed {counts}", *self._news()]))
+        elif force or now - self._drawn >= REDRAW_EVERY:
+            self._drawn = now
+            w = self._count_width
+            for kind, bar in self._bars.items():
+                bar.set_description_str(f"{kind:<7} {self._done[kind]:>{w},}/{self._totals[kind]:<{w},}", refresh=False)
+                bar.refresh()
+            self._status.set_description_str(self._status_line(text_width()))
 
     def close(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
+        self._closing = True
         self.refresh()
         for bar in [*self._bars.values(), *([self._status] if self._status else [])]:
             bar.close()
@@ -144,11 +166,11 @@ class _EchoControl:
     def __init__(self) -> None:
         self._saved: tuple[int, list[Any]] | None = None
 
-    def hide_control_characters(self) -> None:
+    def hide_control_characters(self, terminal: TextIO) -> None:
         try:
             import termios
 
-            fd = sys.stdin.fileno()
+            fd = terminal.fileno()
             if not os.isatty(fd):
                 return
             saved = termios.tcgetattr(fd)
