@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +157,13 @@ def test_a_closed_pipe_ends_quietly(db_path: Path, tmp_path: Path, command: str)
     proc = _with_closed_stdout(args, tmp_path)
     assert proc.stderr == ""
     assert proc.returncode == 141
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_verify_json_prints_only_the_json(db_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        ["make", "verify", f"ARGS=--json --db {db_path}"], capture_output=True, text=True, cwd=repo, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["tracks"]["total"] > 0
