@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import sys
 
 import pytest
 
@@ -97,3 +99,18 @@ def test_terminal_bars_show_one_estimate_and_the_wait(monkeypatch: pytest.Monkey
     assert screen(term.getvalue())[2] == "  10 s elapsed, waiting 22 s (Retry-After), 70.0 items/s"  # fits 60
     bars.close()
     assert screen(term.getvalue())[2] == "  10 s elapsed, waiting 22 s (Retry-After), 70.0 items/s"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a Unix terminal")
+def test_ctrl_c_is_not_echoed_over_the_bars_while_they_show() -> None:
+    import termios
+
+    main_fd, tty_fd = os.openpty()
+    with open(main_fd, "rb", buffering=0), open(tty_fd, "w") as terminal:
+        attrs = termios.tcgetattr(tty_fd)
+        attrs[3] |= termios.ECHOCTL  # as terminals usually are: Ctrl-C echoes "^C"
+        termios.tcsetattr(tty_fd, termios.TCSANOW, attrs)
+        bars = Bars({"tracks": 10}, terminal)
+        assert not termios.tcgetattr(tty_fd)[3] & termios.ECHOCTL
+        bars.close()
+        assert termios.tcgetattr(tty_fd)[3] & termios.ECHOCTL  # the terminal as it was
