@@ -45,7 +45,8 @@ exit codes:
   {EXIT_FAILED}    some items failed after retries (they stay empty; run again), or Spotify refused access
   {EXIT_USAGE}    usage, configuration or database error (nothing was written)
   {EXIT_RATE_LIMITED}   stopped early by Spotify's rate limit or daily quota (work so far is saved)
-  {EXIT_SIGINT}  interrupted by Ctrl-C (SIGINT);  {EXIT_SIGTERM}: terminated (SIGTERM)"""
+  {EXIT_SIGINT}  interrupted by Ctrl-C (SIGINT);  {EXIT_SIGTERM}: terminated (SIGTERM)
+  {EXIT_BROKEN_PIPE}  stdout was closed early (e.g. `backfill verify | head`): stopped quietly"""
 
 ENVIRONMENT = """\
 environment (also read from ./.env; the real environment wins):
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     version_option(parser)
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", title="commands")
 
     run = sub.add_parser(
         "run",
@@ -150,9 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="build a sample history and backfill it from a local Spotify emulator (no credentials)",
-        description="Write a sample listening history to data/demo.duckdb, start the local Spotify emulator, "
-        "run the real backfill against it, then verify. Needs no credentials or network. It exits with the "
-        "code of its backfill run.",
+        description="Write a sample listening history (to data/demo.duckdb unless --db says), start the local "
+        "Spotify emulator, run the real backfill against it, then verify. Needs no credentials or network. "
+        "It exits with the code of its backfill run.",
         epilog=epilog,
         formatter_class=fmt,
     )
@@ -163,17 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the sample (default data/demo.duckdb); an existing file is replaced only if an "
         "earlier demo made it",
     )
-    demo.add_argument("--tracks", type=_number(int), default=1500, help="rows in tracks (default 1500)")
+    demo.add_argument("--tracks", type=_number(int), default=1500, metavar="N", help="rows in tracks (default 1500)")
     demo.add_argument(
         "--artists",
         type=_number(int),
         default=400,
+        metavar="N",
         help="artists the emulator knows (default 400); the artists table has a few more rows: names that share "
         "an id or have none",
     )
-    demo.add_argument("--plays", type=_number(int), default=4000, help="rows in plays (default 4000)")
+    demo.add_argument("--plays", type=_number(int), default=4000, metavar="N", help="rows in plays (default 4000)")
     demo.add_argument("--batch", action="store_true", help="emulate an Extended Quota app (batch endpoints allowed)")
-    demo.add_argument("--rate", type=_number(float), default=40.0, help="requests per second (default 40)")
+    demo.add_argument("--rate", type=_number(float), default=40.0, metavar="R", help="requests per second (default 40)")
 
     help_ = sub.add_parser(
         "help", help="show the options of a command", description="Show the options of COMMAND.", formatter_class=fmt
