@@ -74,9 +74,11 @@ class Bars:
 
     def waiting(self, seconds: float, reason: str) -> None:
         """Every request is held back for `seconds` (e.g. a Retry-After): say so until it is over."""
-        self._wait_until = max(self._wait_until, self._clock() + seconds)
+        now = self._clock()
+        already = now < self._wait_until  # several workers may report the same wait: one log line
+        self._wait_until = max(self._wait_until, now + seconds)
         self._wait_reason = reason
-        if self._status is None:
+        if self._status is None and not already:
             self._print(f"Waiting {seconds:.0f} s ({reason})")
         self.refresh()
 

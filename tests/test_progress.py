@@ -73,6 +73,7 @@ def test_a_retry_after_wait_is_shown_and_counts_down() -> None:
     clock.now += 4
     bars.advance("tracks", 10)
     bars.waiting(22, "Retry-After")
+    bars.waiting(21.5, "Retry-After")  # another worker's answer to the same wait
     assert log.getvalue().splitlines() == ["Waiting 22 s (Retry-After)"]
     assert "waiting 22 s (Retry-After)" in bars.status()
     clock.now += 10
