@@ -2,13 +2,15 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Only the tool's own output on stdout (`make verify ARGS=--json | python3 -m json.tool`), even when run from make.
+MAKEFLAGS += --no-print-directory
 
 .PHONY: install backfill verify demo test compat lint bench clean
 
 # Create .venv and install the package with its dev tools; redone when pyproject.toml changes.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@echo "Installing backfill and its dev tools into $(VENV) (log: $(VENV)/install.log)"
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "Installing backfill and its dev tools into $(VENV) (log: $(VENV)/install.log)" >&2
 	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1 \
 	  && $(BIN)/python -m pip install -e '.[dev]' >> $(VENV)/install.log 2>&1 \
 	  || { cat $(VENV)/install.log; exit 1; }
@@ -16,14 +18,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Silent (@): stdout carries only what backfill prints.
 backfill: $(STAMP)
-	$(BIN)/python -m backfill run $(ARGS)
+	@$(BIN)/python -m backfill run $(ARGS)
 
 verify: $(STAMP)
-	$(BIN)/python -m backfill verify $(ARGS)
+	@$(BIN)/python -m backfill verify $(ARGS)
 
 demo: $(STAMP)
-	$(BIN)/python -m backfill demo $(ARGS)
+	@$(BIN)/python -m backfill demo $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)

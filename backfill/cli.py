@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
-import math
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from backfill import __version__
-from backfill.config import ConfigError, Settings, load_settings
+from backfill.cliargs import ArgumentError, HelpFormatter, Parser, commands, parse, version_option
+from backfill.cliargs import number as _number
+from backfill.config import DEFAULT_DB, ConfigError, Settings, load_settings
 from backfill.pipeline import Pipeline, RunResult
-from backfill.report import Bars, dry_run_json, dry_run_text, run_json, run_text, verify_json, verify_text
+from backfill.progress import Bars
+from backfill.report import dry_run_json, dry_run_text, run_json, run_text, verify_json, verify_text
 from backfill.runner import RunConfig, SetupError, execute, make_plan
 from backfill.sources.http import ClientOptions
 from backfill.sources.oembed import DEFAULT_OEMBED_RATE
@@ -33,6 +37,7 @@ EXIT_USAGE = 2
 EXIT_RATE_LIMITED = 75  # EX_TEMPFAIL: try again later
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+EXIT_BROKEN_PIPE = 141  # what a shell reports for SIGPIPE: the reader (e.g. `| head`) stopped reading
 
 DEFAULT_RATE = 5.0
 DEFAULT_CONCURRENCY = 8
@@ -46,7 +51,8 @@ exit codes:
   {EXIT_FAILED}    some items failed after retries (they stay empty; run again), or Spotify refused access
   {EXIT_USAGE}    usage, configuration or database error (nothing was written)
   {EXIT_RATE_LIMITED}   stopped early by Spotify's rate limit or daily quota (work so far is saved)
-  {EXIT_SIGINT}  interrupted by Ctrl-C (SIGINT);  {EXIT_SIGTERM}: terminated (SIGTERM)"""
+  {EXIT_SIGINT}  interrupted by Ctrl-C (SIGINT);  {EXIT_SIGTERM}: terminated (SIGTERM)
+  {EXIT_BROKEN_PIPE}  stdout was closed early (e.g. `backfill verify | head`): stopped quietly"""
 
 ENVIRONMENT = """\
 environment (also read from ./.env; the real environment wins):
@@ -55,30 +61,12 @@ environment (also read from ./.env; the real environment wins):
   SPOTIFY_API_URL     default https://api.spotify.com/v1
   SPOTIFY_TOKEN_URL   default https://accounts.spotify.com/api/token
   SPOTIFY_OEMBED_URL  default https://open.spotify.com/oembed
-  POSTGRES_URL        the dashboard's production Postgres (`sync`, `run --sync`); --postgres overrides it"""
+  POSTGRES_URL        the dashboard's production Postgres (`sync`, `run --sync`); --postgres overrides it
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY   the usual proxy settings, read once at start"""
 
 
 class UsageError(Exception):
     pass
-
-
-def _number(kind: type[float] | type[int], *, zero_ok: bool = False) -> Callable[[str], float | int]:
-    """An argparse type: a finite number > 0; with zero_ok, any number >= 0 (infinity included)."""
-
-    def parse(text: str) -> float | int:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if math.isnan(value):
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}")
-        if zero_ok and value < 0:
-            raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
-        if not zero_ok and not (value > 0 and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be a number greater than 0: {text!r}")
-        return value
-
-    return parse
 
 
 def _db_option(parser: argparse.ArgumentParser) -> None:
@@ -91,16 +79,17 @@ def _postgres_option(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     epilog = f"{ENVIRONMENT}\n\n{EXIT_CODES}"
-    fmt = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    fmt = HelpFormatter
+    parser = Parser(
         prog="backfill",
         description="Fill missing Spotify image URLs (album art, artist photos) in a listening-history "
-        "DuckDB database. Without a command, `run` is assumed.",
+        "DuckDB database. Without a command, `run` is assumed. `backfill help COMMAND` shows a command's "
+        "options.",
         epilog=epilog,
         formatter_class=fmt,
     )
-    parser.add_argument("--version", action="version", version=f"backfill {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{run,verify,sync,demo}")
+    version_option(parser)
+    sub = parser.add_subparsers(dest="command", title="commands")
 
     run = sub.add_parser(
         "run",
@@ -223,32 +212,63 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="build a sample history and backfill it from a local Spotify emulator (no credentials)",
-        description="Write a sample listening history to data/demo.duckdb, start the local Spotify emulator, "
-        "run the real backfill against it, then verify. Needs no credentials or network. It exits with the "
-        "code of its backfill run.",
+        description="Write a sample listening history (to data/demo.duckdb unless --db says), start the local "
+        "Spotify emulator, run the real backfill against it, then verify. Needs no credentials or network. "
+        "It exits with the code of its backfill run.",
         epilog=epilog,
         formatter_class=fmt,
     )
-    demo.add_argument("--db", metavar="PATH", default="data/demo.duckdb", help="where to write the sample")
-    demo.add_argument("--tracks", type=_number(int), default=1500, help="tracks in the sample (default 1500)")
-    demo.add_argument("--artists", type=_number(int), default=400, help="artists in the sample (default 400)")
-    demo.add_argument("--plays", type=_number(int), default=4000, help="plays in the sample (default 4000)")
+    demo.add_argument(
+        "--db",
+        metavar="PATH",
+        default="data/demo.duckdb",
+        help="where to write the sample (default data/demo.duckdb); an existing file is replaced only if an "
+        "earlier demo made it",
+    )
+    demo.add_argument("--tracks", type=_number(int), default=1500, metavar="N", help="rows in tracks (default 1500)")
+    demo.add_argument(
+        "--artists",
+        type=_number(int),
+        default=400,
+        metavar="N",
+        help="artists the emulator knows (default 400); the artists table has a few more rows: names that share "
+        "an id or have none",
+    )
+    demo.add_argument("--plays", type=_number(int), default=4000, metavar="N", help="rows in plays (default 4000)")
     demo.add_argument("--batch", action="store_true", help="emulate an Extended Quota app (batch endpoints allowed)")
-    demo.add_argument("--rate", type=_number(float), default=40.0, help="requests per second (default 40)")
+    demo.add_argument("--rate", type=_number(float), default=40.0, metavar="R", help="requests per second (default 40)")
+
+    help_ = sub.add_parser(
+        "help", help="show the options of a command", description="Show the options of COMMAND.", formatter_class=fmt
+    )
+    help_.add_argument("topic", nargs="?", metavar="COMMAND", help="run, verify, demo, ... (default: an overview)")
+    for command in commands(parser).values():
+        version_option(command)
     return parser
 
 
-def _argv_with_default_command(argv: Sequence[str]) -> list[str]:
-    argv = list(argv)
-    first = next((a for a in argv), None)
-    if first in ("run", "verify", "sync", "demo", "-h", "--help", "--version"):
-        return argv
-    return ["run", *argv]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(_argv_with_default_command(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        return _main(argv)
+    except ArgumentError as exc:
+        exc.parser.print_usage(sys.stderr)
+        print(f"{exc.parser.prog}: error: {exc}", file=sys.stderr)
+        if "--json" in argv:
+            print(json.dumps({"error": str(exc)}))
+        raise SystemExit(EXIT_USAGE) from None
+    except BrokenPipeError:  # `backfill ... | head`: the reader has seen enough
+        with contextlib.suppress(OSError, ValueError):  # no second error when Python flushes stdout at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parse(parser, argv, default="run")
+    try:
+        if args.command == "help":
+            return _help(parser, args.topic)
         if args.command == "verify":
             return cmd_verify(args)
         if args.command == "sync":
@@ -256,22 +276,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from backfill.emulator.demo import run_demo
 
-            return run_demo(args)
+            return run_demo(args, argv)
         return cmd_run(args)
     except (ConfigError, StoreError, SyncError, UsageError) as exc:
-        print(f"backfill: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _setup_error(args, str(exc))
     except duckdb.Error as exc:  # e.g. out of memory or a corrupt file while reading what is pending
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"backfill: error: database error: {first}", file=sys.stderr)
-        return EXIT_USAGE
+        return _setup_error(args, f"database error: {first}")
     except KeyboardInterrupt:
         print("backfill: interrupted", file=sys.stderr)
         return EXIT_SIGINT
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
+def _help(parser: argparse.ArgumentParser, topic: str | None) -> int:
+    known = commands(parser)
+    if topic is None:
+        parser.print_help()
+    elif topic in known:
+        known[topic].print_help()
+    else:
+        known["help"].error(f"no command {topic!r} (choose from {', '.join(known)})")
+    return EXIT_OK
+
+
+def _setup_error(args: argparse.Namespace, message: str) -> int:
+    """One line on stderr; with --json also the JSON object, its `error` set, on stdout."""
+    print(f"backfill: error: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        out: dict[str, Any] = {"error": message}
+        if args.command == "run":
+            out = {"dry_run": True, **out} if args.dry_run else {"stopped": "error", **out}
+        print(json.dumps(out))
+    return EXIT_USAGE
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings, once the database file is known to exist (the hint says where its name came from)."""
     settings = load_settings(args.db)
+    path = settings.db_path
+    if not os.path.lexists(path):
+        if args.db is not None:
+            where = ""
+        elif path == Path(DEFAULT_DB):
+            where = " (the default: set BACKFILL_DB or pass --db)"
+        else:
+            where = " (from BACKFILL_DB; pass --db for another file)"
+        raise UsageError(f"database not found: {path}{where}")
+    return settings
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    settings = _settings(args)
     store = Store.open(settings.db_path, read_only=True, need_artists=False, lock_timeout=VERIFY_LOCK_TIMEOUT)
     try:
         plan = store.plan(MissFilter())
@@ -279,14 +334,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps({**report, "error": None}, indent=2))
     else:
         print(verify_text(str(settings.db_path), report))
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = load_settings(args.db)
+    settings = _settings(args)
     kinds: tuple[str, ...] = (args.only,) if args.only else ("tracks", "artists")
     options = ClientOptions(
         rate=args.rate, concurrency=args.concurrency, max_wait=args.max_wait, max_retries=args.retries

@@ -1,13 +1,12 @@
-"""What the tool prints: progress bars, the run summary, the dry-run estimate and `verify`."""
+"""What the tool prints: the run summary, the dry-run estimate and `verify`, fitted to the terminal."""
 
 from __future__ import annotations
 
 import math
-import sys
+import shutil
+import textwrap
 from datetime import datetime
-from typing import Any, TextIO
-
-from tqdm import tqdm
+from typing import Any
 
 from backfill.pipeline import KindStats, RunResult
 from backfill.sources.api import BATCH_SIZE
@@ -18,29 +17,41 @@ RULE = "=" * 70
 _LABELS = {"tracks": "TRACKS (album art)", "artists": "ARTISTS (profile photos)"}
 
 
-class Bars:
-    """One tqdm bar per kind on stderr; silent when stderr is not a terminal."""
+def text_width() -> int:
+    """The terminal's width (COLUMNS first, 80 when not a terminal), at most 100: longer lines are hard to read."""
+    return max(40, min(shutil.get_terminal_size().columns, 100))
 
-    def __init__(self, totals: dict[str, int], stream: TextIO | None = None) -> None:
-        stream = stream or sys.stderr
-        quiet = not stream.isatty()
-        self._bars = {
-            kind: tqdm(total=total, desc=kind.ljust(7), unit=" id", file=stream, disable=quiet, position=i)
-            for i, (kind, total) in enumerate(totals.items())
-            if total
-        }
 
-    def advance(self, kind: str, n: int) -> None:
-        if kind in self._bars:
-            self._bars[kind].update(n)
+def _row(label: str, value: int, note: str = "", pad: int = 24) -> list[str]:
+    """`  Label:      1,234  note`; at a narrow width the note goes below, wrapped, rather than mid-word."""
+    head = f"  {label:<{pad}}{_n(value):>9}"
+    if not note or len(head) + 2 + len(note) <= text_width():
+        return [f"{head}  {note}".rstrip()]
+    return [head, *_wrap(note, " " * 6)]
 
-    def waiting(self, seconds: float, reason: str) -> None:
-        for bar in self._bars.values():
-            bar.set_postfix_str(f"waiting {seconds:.0f} s ({reason})")
 
-    def close(self) -> None:
-        for bar in self._bars.values():
-            bar.close()
+def _wrap(text: str, indent: str, hang: str = "") -> list[str]:
+    return textwrap.wrap(
+        text,
+        text_width(),
+        initial_indent=indent,
+        subsequent_indent=indent + hang,
+        break_on_hyphens=False,
+        break_long_words=False,  # a URL or a path stays whole
+    )
+
+
+def _fit(lines: list[str]) -> str:
+    """The lines, the rules as wide as the terminal allows and longer lines wrapped at spaces."""
+    width, out = text_width(), []
+    for line in lines:
+        if line == RULE:
+            out.append(RULE[:width])
+        elif len(line) <= width:
+            out.append(line)
+        else:
+            out += _wrap(line.strip(), line[: len(line) - len(line.lstrip())], "  ")
+    return "\n".join(out)
 
 
 def _n(value: int) -> str:
@@ -163,7 +174,7 @@ def run_text(
             rows.append(("Skipped, known misses", p.remembered, "from earlier runs"))
         saved = requests_saved(s, requests)
         rows.append(("Requests", requests, f"{_n(saved)} saved vs one per item" if saved > 0 and s.updated else ""))
-        lines += [f"  {label + ':':<24}{_n(value):>9}  {note}".rstrip() for label, value, note in rows]
+        lines += [line for label, value, note in rows for line in _row(label + ":", value, note)]
         if served := _served(result, kind):
             lines.append(f"  {'Answered by:':<24}{served}")
     total = result.total_requests
@@ -176,24 +187,26 @@ def run_text(
     lines += ["", f"Requests: {_n(total)} in {duration(elapsed)}{rate}" + (f" ({by_source})" if by_source else "")]
     lines += ["", "Database now:"]
     for kind, (rows_, with_image) in db.items():
-        lines.append(
-            f"  {kind.capitalize() + ' with images:':<24}{_n(with_image):>9} of {_n(rows_)} ({_pct(with_image, rows_)})"
-        )
+        lines += _row(f"{kind.capitalize()} with images:", with_image, f"of {_n(rows_)} ({_pct(with_image, rows_)})")
     if result.stopped == "rate_limited" and result.resume_after:
         wait = (result.resume_after - datetime.now().astimezone()).total_seconds()
         why = "daily quota used up" if result.quota else "rate limit"
         who = "Spotify's oEmbed endpoint" if result.rate_limited_by == "oembed" else "Spotify"
+        when = "%H:%M:%S %Z" if wait < 3600 else "%Y-%m-%d %H:%M %Z"  # a short wait: to the second
         lines += [
             "",
             f"{who} asks to wait {duration(wait)} ({why}). Work done so far is saved.",
-            f"Run again after {result.resume_after.strftime('%Y-%m-%d %H:%M:%S %Z').strip()} (local time).",
+            f"Run again after {result.resume_after.strftime(when).strip()} (local time).",
         ]
     if result.error:
         lines += ["", f"Error: {result.error}"]
     elif result.diagnosis and (any(result.stats[k].failed for k in kinds) or result.unremembered):
         lines += ["", f"Why: {result.diagnosis}"]
+    if result.stopped is None and not any(result.stats[k].pending for k in kinds):
+        why = "every row has an image, has no usable id, or is a known miss (`backfill verify` shows which)"
+        lines += ["", f"Nothing to fetch: {why}."]
     lines.append(RULE)
-    return "\n".join(lines)
+    return _fit(lines)
 
 
 # -- dry run --------------------------------------------------------------------------------------
@@ -264,6 +277,7 @@ def dry_run_json(
         "seconds_by_way": {way: round(_seconds(r, rate, oembed_rate), 1) for way, r in ways.items()},
         "rate": rate,
         "oembed_rate": oembed_rate,
+        "error": None,
     }
 
 
@@ -301,7 +315,7 @@ def dry_run_text(
         lines.append(f"  {'(one request per item:':<30}Web API {_n(per_item)}  ~{duration(per_item / rate)})")
         lines.append("  (Development Mode: album grouping; a floor, long albums and editions add a little)")
     lines.append(RULE)
-    return "\n".join(lines)
+    return _fit(lines)
 
 
 # -- verify ---------------------------------------------------------------------------------------
@@ -330,7 +344,7 @@ def verify_json(
             "pending": p.pending,
         }
         if kind == "artists":
-            out[kind]["recoverable_ids"] = p.recovered
+            out[kind]["recovered_ids"] = p.recovered
         sample = samples.get(kind[:-1])
         out[kind]["sample"] = {"name": sample[0], "image_url": sample[1]} if sample else None
     return out
@@ -343,7 +357,7 @@ def verify_text(path: str, report: dict[str, Any]) -> str:
             "",
             _LABELS[kind],
             f"  {'Total:':<32}{_n(r['total']):>9}",
-            f"  {'With image:':<32}{_n(r['with_image']):>9}  ({_pct(r['with_image'], r['total'])})",
+            *_row("With image:", r["with_image"], f"({_pct(r['with_image'], r['total'])})", 32),
             f"  {'Without image:':<32}{_n(r['without_image']):>9}",
         ]
         if kind == "tracks":
@@ -355,9 +369,9 @@ def verify_text(path: str, report: dict[str, Any]) -> str:
             f"  {'  known: no image on Spotify:':<32}{_n(r['remembered_no_image']):>9}",
             f"  {'  to fetch on the next run:':<32}{_n(r['pending']):>9}",
         ]
-        if kind == "artists" and r["recoverable_ids"]:
-            lines.append(f"  {'  (ids recoverable from tracks):':<32}{_n(r['recoverable_ids']):>9}")
+        if kind == "artists" and r["recovered_ids"]:
+            lines.append(f"  {'  (ids recoverable from tracks):':<32}{_n(r['recovered_ids']):>9}")
         if r["sample"]:
             lines += [f"  Sample: {r['sample']['name']}", f"    {r['sample']['image_url']}"]
     lines.append(RULE)
-    return "\n".join(lines)
+    return _fit(lines)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+
+import duckdb
 
 from backfill.emulator.sample import SampleSpec, build_world, write_history
 
 DEMO_SEED = 7
+# A table in every file the demo writes: the next demo replaces only a file that has it.
+MARKER_TABLE = "backfill_demo"
 _CLIENT_ID = "demo-client-id"
 _CLIENT_SECRET = "demo-client-secret"  # the emulator's, not a real secret
 
@@ -19,14 +25,60 @@ def _say(text: str) -> None:
     print(f"\n>>> {text}", flush=True)
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def _not_replaceable(path: Path) -> str | None:
+    """Why `path` must not be replaced (None: it does not exist, or an earlier demo wrote it)."""
+    wal = path.with_name(path.name + ".wal")
+    if not path.exists():
+        return f"{wal} exists without its database" if wal.exists() else None
+    if not path.is_file():
+        return f"{path} exists and is not a file"
+    with path.open("rb") as f:
+        if f.read(12)[8:12] != b"DUCK":  # checked first: DuckDB would try to load extensions for other formats
+            return f"{path} exists and is not a DuckDB file"
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return f"{path} exists and is not a demo database (or is in use)"
+    try:
+        found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [MARKER_TABLE]).fetchone()
+    finally:
+        con.close()
+    return None if found and found[0] else f"{path} exists and was not made by `backfill demo`"
+
+
+def _mark(path: Path) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(f"CREATE TABLE {MARKER_TABLE} AS SELECT 'written by backfill demo' AS note, now() AS created_at")
+    finally:
+        con.close()
+
+
+def _again(argv: Sequence[str]) -> str:
+    """The command that started this demo, as the user typed it (near enough) to run it again."""
+    words = list(argv)
+    if "MAKELEVEL" in os.environ and words[:1] == ["demo"]:
+        return "make demo" + (f" ARGS={shlex.quote(shlex.join(words[1:]))}" if words[1:] else "")
+    prog = "python -m backfill" if sys.argv[0].endswith("__main__.py") else "backfill"
+    return f"{prog} {shlex.join(words)}"
+
+
+def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
+    """`backfill demo`; argv (the command line, without the program) is repeated in the closing line."""
     path = Path(args.db)
+    refusal = _not_replaceable(path)
+    if refusal:
+        print(f"backfill: error: {refusal}; the demo replaces only its own files: choose another --db", file=sys.stderr)
+        return 2
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in (path, path.with_name(path.name + ".wal")):
-        stale.unlink(missing_ok=True)  # the demo's own file: start afresh each time
+        stale.unlink(missing_ok=True)  # an earlier demo's file (checked above): start afresh each time
     spec = SampleSpec(seed=DEMO_SEED, tracks=args.tracks, artists=args.artists, plays=args.plays)
-    _say(f"Writing a sample listening history to {path} ({spec.tracks:,} tracks, {spec.artists:,} artists)")
-    write_history(build_world(spec), path)
+    world = build_world(spec)
+    tracks, artists = len(world.tracks_table["spotify_track_uri"]), len(world.artists_table["artist_name"])
+    _say(f"Writing a sample listening history to {path} ({tracks:,} tracks, {artists:,} artists)")
+    write_history(world, path)
+    _mark(path)
 
     mode = "Extended Quota: batch endpoints allowed" if args.batch else "Development Mode: batch endpoints 403"
     _say(f"Starting the local Spotify emulator ({mode})")
@@ -65,7 +117,7 @@ def run_demo(args: argparse.Namespace) -> int:
         code = subprocess.run(run, env=env, check=False).returncode
         _say("backfill verify")
         subprocess.run([*backfill, "verify"], env=env, check=False)
-        _say(f"Done (run exited {code}). Run `make demo` again to start over; `make test` runs the tests.")
+        _say(f"Done (run exited {code}). Run `{_again(argv)}` again to start over; `make test` runs the tests.")
         return code
     finally:
         emulator.terminate()

@@ -1031,18 +1031,37 @@ def _write(con: duckdb.DuckDBPyConnection, world: World) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m backfill.emulator.sample", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m backfill.emulator.sample",
+        description=__doc__.splitlines()[0] + " `python -m backfill.emulator` serves the matching catalog.",
+    )
     defaults = SampleSpec()
-    parser.add_argument("path", help="the DuckDB file to create")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--tracks", type=int, default=defaults.tracks, help="rows in tracks")
-    parser.add_argument("--artists", type=int, default=defaults.artists, help="artists in the catalog")
-    parser.add_argument("--plays", type=int, default=None, help="rows in plays (default 2 * tracks; 0: no table)")
-    parser.add_argument("--prefilled", type=float, default=defaults.prefilled)
-    parser.add_argument("--unknown", type=float, default=defaults.unknown)
-    parser.add_argument("--odd", type=float, default=defaults.odd)
-    parser.add_argument("--old-schema", action="store_true", help="tracks without primary_artist_id")
-    parser.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    add = parser.add_argument
+    add("path", help="the DuckDB file to create")
+    add("--seed", type=int, default=defaults.seed, help=f"which world (default {defaults.seed}, the emulator's too)")
+    add("--tracks", type=int, default=defaults.tracks, help=f"rows in tracks (default {defaults.tracks})")
+    add("--artists", type=int, default=defaults.artists, help=f"artists in the catalog (default {defaults.artists})")
+    add("--plays", type=int, default=None, help="rows in plays (default 2 * tracks; 0: no plays table)")
+    add(
+        "--prefilled",
+        type=float,
+        default=defaults.prefilled,
+        help=f"share of rows that already have an image (default {defaults.prefilled:g})",
+    )
+    add(
+        "--unknown",
+        type=float,
+        default=defaults.unknown,
+        help=f"share of ids Spotify does not know (default {defaults.unknown:g})",
+    )
+    add(
+        "--odd",
+        type=float,
+        default=defaults.odd,
+        help=f"share of track URIs that are not track ids: local files, episodes, empty (default {defaults.odd:g})",
+    )
+    add("--old-schema", action="store_true", help="tracks without primary_artist_id")
+    add("--force", action="store_true", help="replace PATH if it exists")
     args = parser.parse_args(argv)
     try:
         spec = SampleSpec(
@@ -1072,6 +1091,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{len(world.artists_table['artist_name']):,} artists, {spec.play_count:,} plays; "
         f"catalog: {len(world.catalog.tracks):,} tracks, {len(world.catalog.albums):,} albums"
     )
+    same = [
+        f"--{name} {getattr(spec, name)}"
+        for name in ("seed", "tracks", "artists")
+        if getattr(spec, name) != getattr(defaults, name)
+    ]
+    print(f"serve its catalog with: {' '.join(['python -m backfill.emulator', *same])}")
     return 0
 
 

@@ -1,0 +1,67 @@
+"""`backfill demo` writes only its own files, says what it wrote, and how to run it again."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import digest
+
+SMALL_DEMO = ("--tracks", "150", "--artists", "40", "--plays", "300", "--rate", "500")
+
+
+def demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS")}
+    return subprocess.run(
+        [sys.executable, "-m", "backfill", *args], capture_output=True, text=True, cwd=cwd, env=env, check=False
+    )
+
+
+@pytest.mark.parametrize("kind", ["history", "text", "directory", "orphan wal"])
+def test_the_demo_never_replaces_a_file_it_did_not_make(cli, db_path: Path, tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "mine" / "spotify.duckdb"
+    target.parent.mkdir()
+    if kind == "history":
+        shutil.copy(db_path, target)
+    elif kind == "text":
+        target.write_text("not a database")
+    elif kind == "directory":
+        target.mkdir()
+    else:
+        target.with_name(target.name + ".wal").write_bytes(b"someone's log")
+    before = {p.name: digest(p) for p in target.parent.iterdir() if p.is_file()}
+    result = cli("demo", "--db", target, *SMALL_DEMO)
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("backfill: error: ") and "--db" in lines[0], result.err
+    assert result.out == ""
+    assert {p.name: digest(p) for p in target.parent.iterdir() if p.is_file()} == before
+    assert target.is_dir() == (kind == "directory")
+
+
+def test_the_demo_replaces_its_own_file_and_says_how_it_was_started(tmp_path: Path) -> None:
+    for args in (["demo", "--db", "d.duckdb", *SMALL_DEMO], ["--db", "d.duckdb", "demo", *SMALL_DEMO]):
+        proc = demo(tmp_path, *args)
+        assert proc.returncode == 0, proc.stderr
+        assert f"Run `python -m backfill {' '.join(args)}` again" in proc.stdout
+        assert "make demo" not in proc.stdout
+    # The counts announced are the table's rows, the ones verify shows.
+    announced = re.search(r"\(([\d,]+) tracks, ([\d,]+) artists\)", proc.stdout)
+    assert announced is not None
+    totals = re.findall(r"Total:\s+([\d,]+)", proc.stdout)
+    assert list(announced.groups()) == totals
+
+
+def test_under_make_the_demo_says_make(tmp_path: Path) -> None:
+    env = {**os.environ, "MAKELEVEL": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "backfill", "demo", *SMALL_DEMO], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"Run `make demo ARGS='{' '.join(SMALL_DEMO)}'` again" in proc.stdout
