@@ -10,6 +10,8 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -17,6 +19,7 @@ from backfill import __version__
 from backfill.config import ConfigError, load_settings
 from backfill.pipeline import Pipeline
 from backfill.report import Bars, dry_run_json, dry_run_text, run_json, run_text, verify_json, verify_text
+from backfill.report_html import TOP_N, page, write_page
 from backfill.runner import RunConfig, SetupError, execute, make_plan
 from backfill.spotify import ClientOptions
 from backfill.store import MissFilter, Plan, Store, StoreError
@@ -157,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _db_option(verify)
     verify.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    verify.add_argument(
+        "--html",
+        metavar="PATH",
+        help="also write a self-contained HTML page: coverage, the Top 50 tracks and artists with their images, "
+        "and what is missing (an existing file is replaced only if it is an HTML page)",
+    )
 
     demo = sub.add_parser(
         "demo",
@@ -212,13 +221,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         plan = store.plan(MissFilter())
         report = verify_json(store.image_counts(), plan, store.remembered_counts(), store.samples())
+        html = _verify_page(settings.db_path, store, report) if args.html else None
     finally:
         store.close()
+    if html is not None:
+        try:
+            write_page(Path(args.html), html, settings.db_path)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot write {args.html}: {getattr(exc, 'strerror', None) or exc}") from None
+        print(f"HTML report written to {args.html}", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print(verify_text(str(settings.db_path), report))
     return EXIT_OK
+
+
+def _verify_page(db_path: Path, store: Store, report: dict[str, Any]) -> str:
+    return page(str(db_path), report, store.ranking(), store.top_tracks(TOP_N), store.top_artists(TOP_N))
 
 
 def cmd_run(args: argparse.Namespace) -> int:

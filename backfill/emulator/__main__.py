@@ -29,6 +29,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--client-id", default=EmulatorConfig.client_id)
     parser.add_argument("--client-secret", default=EmulatorConfig.client_secret)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--local-images", action="store_true", help="image URLs on this server's /image/ path (loadable offline)"
+    )
     parser.add_argument("--tracks", type=int, default=None, help="catalog size (default: the sample's)")
     parser.add_argument("--artists", type=int, default=None, help="catalog size (default: the sample's)")
     return parser.parse_args(argv)
@@ -67,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         drop_rate=args.drop_rate,
         token_ttl=args.token_ttl,
         seed=args.seed,
+        local_images=args.local_images,
     )
     asyncio.run(_serve(Emulator(catalog, config), args.host, args.port))
     return 0

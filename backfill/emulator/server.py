@@ -28,6 +28,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from backfill.emulator.catalog import Catalog
+from backfill.emulator.pictures import Pictures
 from backfill.emulator.render import Renderer, dumps
 
 # Deliberately not shared with backfill.ids: the emulator is the other side of the wire, and a bug in
@@ -71,6 +72,7 @@ class EmulatorConfig:
     drop_rate: float = 0.0  # share of API requests whose connection is closed with no response
     token_ttl: int = 3600  # expires_in, and the real lifetime of issued tokens
     seed: int = 0  # for the random choices above
+    local_images: bool = False  # image URLs on this server's own /image/ path, so pages can load them offline
 
 
 @dataclass(frozen=True)
@@ -146,11 +148,14 @@ class Emulator:
         self._answered = 0  # API requests counted against the quota
         self._injected: deque[tuple[Outcome, str | None]] = deque()
         self._inject_lock = threading.Lock()  # inject() may be called from a test thread
-        self._renderers: dict[bool, Renderer] = {}
+        self._renderers: dict[tuple[bool, bool], Renderer] = {}
+        self.pictures = Pictures(catalog)
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.app = web.Application()
+        # Image files, as Spotify's CDN serves them: no token, no rate limit, not recorded as API traffic.
+        self.app.router.add_get("/image/{image_id}", self._image)
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
 
     # -- inspection and control -------------------------------------------------------------------
@@ -349,13 +354,19 @@ class Emulator:
         return issued is not None and issued[0] > self._token_floor and now < issued[1]
 
     def _renderer(self, request: web.Request) -> Renderer:
-        dev = self.config.dev_mode
-        renderer = self._renderers.get(dev)
+        key = (self.config.dev_mode, self.config.local_images)
+        renderer = self._renderers.get(key)
         if renderer is None:
             # Outside start() (e.g. under aiohttp's test client) the base URL comes from the request.
             base = self.base_url or f"{request.scheme}://{request.host}"
-            renderer = self._renderers[dev] = Renderer(self.catalog, base, dev)
+            renderer = self._renderers[key] = Renderer(self.catalog, base, key[0], images_here=key[1])
         return renderer
+
+    async def _image(self, request: web.Request) -> web.Response:
+        body = self.pictures.get(request.match_info["image_id"])
+        if body is None:
+            return web.Response(status=404, text="no such image")
+        return web.Response(body=body, content_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
     def _route(self, request: web.Request, endpoint: str, path_id: str | None, ids: tuple[str, ...]) -> _Answer:
         if endpoint == "other":
