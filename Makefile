@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install backfill verify demo test lint bench clean
+.PHONY: install backfill verify demo demo-images test e2e lint bench clean
 
 # Create .venv and install the package with its dev tools; redone when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -25,8 +25,18 @@ verify: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m backfill demo $(ARGS)
 
+# The pictures behind data/demo.html's image URLs, served again after `make demo` (Ctrl-C to stop).
+demo-images: $(STAMP)
+	$(BIN)/python -m backfill.emulator --port 8765 --local-images --seed 7 --tracks 1500 --artists 400
+
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
+
+# The page of `verify --html` in a real headless browser (Debian's chromium, installed when missing).
+# BACKFILL_E2E=1 turns a missing chromium into a failure; BACKFILL_SCREENSHOT=docs/verify.png keeps a picture.
+e2e: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	BACKFILL_E2E=1 $(BIN)/python -m pytest -m e2e $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check backfill tests bench

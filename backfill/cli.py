@@ -171,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="build a sample history and backfill it from a local Spotify emulator (no credentials)",
         description="Write a sample listening history to data/demo.duckdb, start the local Spotify emulator, "
-        "run the real backfill against it, then verify. Needs no credentials or network. It exits with the "
-        "code of its backfill run.",
+        "run the real backfill against it, then verify, writing data/demo.html. Needs no credentials or network. "
+        "It exits with the code of its backfill run.",
         epilog=epilog,
         formatter_class=fmt,
     )
@@ -182,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--plays", type=_number(int), default=4000, help="plays in the sample (default 4000)")
     demo.add_argument("--batch", action="store_true", help="emulate an Extended Quota app (batch endpoints allowed)")
     demo.add_argument("--rate", type=_number(float), default=40.0, help="requests per second (default 40)")
+    demo.add_argument(
+        "--port",
+        type=_number(int, zero_ok=True),
+        default=8765,
+        help="the emulator's port, which the page's image URLs name (default 8765; 0: any free port)",
+    )
     return parser
 
 

@@ -11,6 +11,7 @@ import tempfile
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from backfill.store import Ranking, TopItem
 
@@ -74,6 +75,13 @@ def _initials(name: str | None) -> str:
     return "".join(w[0] for w in words[:2]).upper() or "?"
 
 
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or url
+    except ValueError:  # e.g. an unbalanced "[" in the stored value
+        return url
+
+
 def _hours(ms: int | None) -> str:
     return f"{ms / 3_600_000:.2f} h" if ms is not None else ""
 
@@ -85,7 +93,7 @@ def _item(rank: int | None, kind: str, item: TopItem) -> str:
     else:
         state = ""
         img = f'<img src="{_e(item.image_url)}" alt="" width="64" height="64" onerror="{_ON_ERROR}">'
-        why = f'<div class="why late">image did not load: {_e(item.image_url)}</div>'
+        why = f'<div class="why late">image did not load from {_e(_host(item.image_url))}</div>'
     stats = []
     if item.plays is not None:
         stats.append(f"{_n(item.plays)} play{'' if item.plays == 1 else 's'}")
