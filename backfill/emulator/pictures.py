@@ -60,10 +60,10 @@ def _rgb(hue: float, lightness: float, saturation: float) -> bytes:
 def picture(seed: str, width: int, *, artist: bool = False) -> bytes:
     """A square PNG `width` px wide whose colours and pattern follow from `seed` alone."""
     digest = hashlib.sha256(seed.encode()).digest()
-    hue = digest[0] / 255
+    hue = int.from_bytes(digest[:2], "big") / 65536
     fg = _rgb(hue, 0.45, 0.65)
-    bg = _rgb((hue + 0.5) % 1.0, 0.88 if artist else 0.22, 0.35)
-    bits = int.from_bytes(digest[1:5], "big")
+    bg = _rgb((hue + 0.3 + digest[2] / 640) % 1.0, 0.88 if artist else 0.22, 0.35)
+    bits = int.from_bytes(digest[3:7], "big")
     # The left three columns from the digest, mirrored onto the right two: a symmetric, face-like pattern.
     cells = [[bool(bits >> (r * 3 + min(c, _GRID - 1 - c)) & 1) for c in range(_GRID)] for r in range(_GRID)]
     cell = max(1, width // (_GRID + 1))
