@@ -72,7 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         local_images=args.local_images,
     )
-    asyncio.run(_serve(Emulator(catalog, config), args.host, args.port))
+    try:
+        asyncio.run(_serve(Emulator(catalog, config), args.host, args.port))
+    except OSError as exc:  # e.g. the port is taken: one line, not a traceback
+        print(f"emulator: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0
 
 
