@@ -225,7 +225,10 @@ def test_why_images_are_missing(cli, tmp_path: Path) -> None:
 def test_top_fifty_and_the_missing_counts(cli, db_path: Path, tmp_path: Path) -> None:
     text, items = render(cli, db_path, tmp_path)
     assert len(names(items, "track")) == len(names(items, "artist")) == 50
-    report = cli("verify", "--db", db_path, "--json").json
+    both = cli("verify", "--db", db_path, "--json", "--html", tmp_path / "again.html")
+    report = both.json  # stdout stays one JSON object; the page's note goes to stderr
+    assert "again.html" in both.err
+    assert (tmp_path / "again.html").read_text() == text
     for kind, reason in (("tracks", "invalid"), ("artists", "no_id")):
         section = text[text.index(f'id="missing-{kind}"') :]
         section = section[: section.index("</table>")]
