@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     parser.add_argument("--version", action="version", version=f"backfill {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{run,verify,demo}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,verify,undo,demo}")
 
     run = sub.add_parser(
         "run",
@@ -149,6 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="ask again for remembered misses checked more than DAYS days ago",
     )
+    run.add_argument(
+        "--refresh",
+        action="store_true",
+        help="fetch again the images rows already have, and replace those Spotify changed (journaled: "
+        "`backfill undo --last` puts them back); a run without it only fills empty ones",
+    )
+    run.add_argument(
+        "--older-than",
+        type=_number(float, zero_ok=True),
+        metavar="DAYS",
+        help="with --refresh: skip ids a refresh already checked within the last DAYS days",
+    )
 
     verify = sub.add_parser(
         "verify",
@@ -166,6 +179,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write a self-contained HTML page: coverage, the Top 50 tracks and artists with their images, "
         "and what is missing (an existing file is replaced only if it is an HTML page)",
     )
+
+    undo = sub.add_parser(
+        "undo",
+        help="put back the images a refresh replaced",
+        description="Restore the values a `run --refresh` replaced, newest first. A value changed since the "
+        "refresh is left alone. Needs no credentials.",
+        epilog=epilog,
+        formatter_class=fmt,
+    )
+    _db_option(undo)
+    which = undo.add_mutually_exclusive_group(required=True)
+    which.add_argument("--last", action="store_true", help="undo the last refresh run")
+    which.add_argument("--since", metavar="TIME", help="undo every change made at or after TIME (ISO 8601, local time)")
+    undo.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     demo = sub.add_parser(
         "demo",
@@ -194,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _argv_with_default_command(argv: Sequence[str]) -> list[str]:
     argv = list(argv)
     first = next((a for a in argv), None)
-    if first in ("run", "verify", "demo", "-h", "--help", "--version"):
+    if first in ("run", "verify", "undo", "demo", "-h", "--help", "--version"):
         return argv
     return ["run", *argv]
 
@@ -204,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "verify":
             return cmd_verify(args)
+        if args.command == "undo":
+            return cmd_undo(args)
         if args.command == "demo":
             from backfill.emulator.demo import run_demo
 
@@ -247,7 +276,36 @@ def _verify_page(db_path: Path, store: Store, report: dict[str, Any]) -> str:
     return page(str(db_path), report, store.ranking(), store.top_tracks(TOP_N), store.top_artists(TOP_N))
 
 
+def cmd_undo(args: argparse.Namespace) -> int:
+    from backfill.refresh import has_journal, undo, undo_json, undo_text
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise UsageError(f"--since: not an ISO 8601 time: {args.since!r}") from None
+        since = since.astimezone(UTC).replace(tzinfo=None)  # a time without zone is local time
+    settings = load_settings(args.db)
+    store = Store.open(settings.db_path, read_only=True, need_artists=False)
+    try:
+        writes = has_journal(store)  # no refresh ever ran: nothing to undo, and no need to open for writing
+        result = undo(store, last=args.last, since=since) if not writes else None
+    finally:
+        store.close()
+    if result is None:
+        store = Store.open(settings.db_path, read_only=False, need_artists=False)
+        try:
+            result = undo(store, last=args.last, since=since)
+        finally:
+            store.close()
+    print(json.dumps(undo_json(result)) if args.json else undo_text(result))
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.older_than is not None and not args.refresh:
+        raise UsageError("--older-than goes with --refresh")
     settings = load_settings(args.db)
     kinds: tuple[str, ...] = (args.only,) if args.only else ("tracks", "artists")
     config = RunConfig(
@@ -255,6 +313,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         kinds,
         MissFilter(args.retry_misses, args.recheck_after),
         ClientOptions(rate=args.rate, concurrency=args.concurrency, max_wait=args.max_wait, max_retries=args.retries),
+        refresh=args.refresh,
+        older_than_days=args.older_than,
     )
     if not args.dry_run:
         settings.require_credentials()
@@ -263,6 +323,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         if args.json:
             print(json.dumps(dry_run_json(plan, kinds, args.rate), indent=2))
+        elif args.refresh:  # the same figures, about the rows that have an image
+            text = dry_run_text(plan, kinds, args.rate).replace("DRY RUN:", "DRY RUN (refresh):")
+            for old, new in (("without an image:", "with an image:   "), ("Known misses,", "Just checked,")):
+                text = text.replace(old, new)
+            print(text)
         else:
             print(dry_run_text(plan, kinds, args.rate))
         return EXIT_OK
@@ -307,9 +372,17 @@ async def _run(config: RunConfig, plan: Plan, *, as_json: bool) -> int:
 
     result, elapsed = outcome.result, time.monotonic() - started
     text = run_text(result, outcome.plan, config.kinds, outcome.db, elapsed)
+    if outcome.replaced is not None:
+        text += (
+            f"\nRefresh: {outcome.replaced['tracks']:,} track images and {outcome.replaced['artists']:,} artist photos "
+        )
+        text += "replaced (journaled; `backfill undo --last` puts them back), the rest unchanged."
     print(text, file=sys.stderr if as_json else sys.stdout)
     if as_json:
-        print(json.dumps(run_json(result, outcome.plan, config.kinds, outcome.db, elapsed)))
+        summary = run_json(result, outcome.plan, config.kinds, outcome.db, elapsed)
+        if outcome.replaced is not None:
+            summary["replaced"] = outcome.replaced
+        print(json.dumps(summary))
     if result.stopped == "interrupted":
         return _signal_exit(received)
     if result.stopped == "rate_limited":

@@ -25,6 +25,8 @@ class RunConfig:
     kinds: tuple[str, ...] = ("tracks", "artists")
     misses: MissFilter = field(default_factory=MissFilter)
     client: ClientOptions = field(default_factory=ClientOptions)
+    refresh: bool = False  # fetch again the images rows already have (backfill.refresh)
+    older_than_days: float | None = None  # refresh: skip ids a refresh checked within this many days
 
 
 @dataclass
@@ -32,11 +34,23 @@ class RunReport:
     result: RunResult
     plan: Plan
     db: dict[str, tuple[int, int]]  # per table: (rows, rows with an image), after the run
+    replaced: dict[str, int] | None = None  # refresh: per kind, images replaced (and journaled)
+
+
+def open_store(config: RunConfig, *, read_only: bool) -> Store:
+    need_artists = "artists" in config.kinds
+    if not config.refresh:
+        return Store.open(config.settings.db_path, read_only=read_only, need_artists=need_artists)
+    from backfill.refresh import RefreshStore
+
+    store = RefreshStore.open(config.settings.db_path, read_only=read_only, need_artists=need_artists)
+    store.older_than_days = config.older_than_days
+    return store
 
 
 def make_plan(config: RunConfig) -> Plan:
     """Check the database read-only and count what is pending (raises StoreError)."""
-    store = Store.open(config.settings.db_path, read_only=True, need_artists="artists" in config.kinds)
+    store = open_store(config, read_only=True)
     try:
         return store.plan(config.misses, config.kinds)
     finally:
@@ -66,9 +80,7 @@ async def execute(
                 raise SetupError(str(exc)) from None
         # Nothing pending: no token, no request and no write, so a read-only connection will do.
         # DuckDB calls run on a thread so that signals are still handled while they work.
-        store = await asyncio.to_thread(
-            Store.open, settings.db_path, read_only=nothing_to_do, need_artists="artists" in kinds
-        )
+        store = await asyncio.to_thread(lambda: open_store(config, read_only=nothing_to_do))
         try:
             # Again: another process may have filled rows since the first look.
             plan = await asyncio.to_thread(store.plan, config.misses, kinds)
@@ -88,6 +100,7 @@ async def execute(
             finally:
                 if bars is not None:
                     bars.close()
-            return RunReport(result, plan, await asyncio.to_thread(store.image_counts))
+            counts = await asyncio.to_thread(store.image_counts)
+            return RunReport(result, plan, counts, getattr(store, "replaced", None) if config.refresh else None)
         finally:
             store.close()
