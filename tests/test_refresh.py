@@ -205,3 +205,24 @@ def test_ctrl_c_mid_refresh_journals_exactly_what_changed(filled: Path, world: W
     assert json.loads(out)["tracks"]["remaining"] > 0  # stopped part way
     subprocess.run([sys.executable, "-m", "backfill", "undo", "--db", str(db), "--last"], check=True, env=os.environ)
     assert images(db) == before
+
+
+def test_undo_since_a_time_keeps_older_changes(cli, filled: Path, world: World, monkeypatch) -> None:
+    db = filled
+    first = changed_world(world, db)
+    with serving(first, monkeypatch):
+        assert cli("run", "--db", db, "--refresh", *FAST).code == 0
+    after_first = images(db)
+    ((cut,),) = table(db, "SELECT max(changed_at) + INTERVAL 1 MILLISECOND FROM backfill_journal")
+    second = copy.deepcopy(first)
+    for album in second.catalog.albums.values():  # every cover changes again
+        album.images = [Image(im.url[:-6] + "dddddd", im.width, im.height) for im in album.images]
+    time.sleep(0.01)  # the second run's changes come strictly after `cut`
+    with serving(second, monkeypatch):
+        assert cli("run", "--db", db, "--refresh", *FAST).code == 0
+    assert images(db) != after_first
+    result = cli("undo", "--db", db, "--since", cut.isoformat() + "+00:00", "--json")
+    assert result.code == 0, result.err
+    assert images(db) == after_first  # the second run undone, the first kept
+    assert result.json["restored"]["tracks"] > 0
+    assert cli("undo", "--db", db, "--since", "yesterday").code == 2
