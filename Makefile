@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 # Only the tool's own output on stdout (`make verify ARGS=--json | python3 -m json.tool`), even when run from make.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: install backfill verify demo test compat lint bench clean
+.PHONY: install backfill verify demo demo-images test compat e2e lint bench clean
 
 # Create .venv and install the package with its dev tools; redone when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -28,12 +28,22 @@ verify: $(STAMP)
 demo: $(STAMP)
 	@$(BIN)/python -m backfill demo $(ARGS)
 
+# The pictures behind data/demo.html's image URLs, served again after `make demo` (Ctrl-C to stop).
+demo-images: $(STAMP)
+	$(BIN)/python -m backfill.emulator --port 8765 --local-images --seed 7 --tracks 1500 --artists 400
+
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
 # Histories made by DuckDB 0.10-1.5 (one cached virtualenv each under .cache/) stay readable by their maker.
 compat: $(STAMP)
 	BACKFILL_COMPAT=1 $(BIN)/python -m pytest -q tests/test_compat.py $(ARGS)
+
+# The page of `verify --html` in a real headless browser (Debian's chromium, installed when missing).
+# BACKFILL_E2E=1 turns a missing chromium into a failure; BACKFILL_SCREENSHOT=docs/verify.png keeps a picture.
+e2e: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	BACKFILL_E2E=1 $(BIN)/python -m pytest -m e2e $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check backfill tests bench

@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from backfill.config import DEFAULT_DB, ConfigError, Settings, load_settings
 from backfill.pipeline import Pipeline, RunResult
 from backfill.progress import Bars
 from backfill.report import dry_run_json, dry_run_text, run_json, run_text, verify_json, verify_text
+from backfill.report_html import TOP_N, page, write_page
 from backfill.runner import RunConfig, SetupError, execute, make_plan
 from backfill.sources.http import ClientOptions
 from backfill.sources.oembed import DEFAULT_OEMBED_RATE
@@ -30,6 +32,7 @@ from backfill.store import MissFilter, Plan, Store, StoreError
 from backfill.sync import DEFAULT_CONNECT_TIMEOUT, SyncError, import_psycopg, sync
 from backfill.sync_report import sync_json, sync_text
 from backfill.token import CredentialsRejected
+from backfill.toplists import ranking, top_artists, top_tracks
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -173,6 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="ask again for remembered misses checked more than DAYS days ago",
     )
+    run.add_argument(
+        "--refresh",
+        action="store_true",
+        help="fetch again the images rows already have, and replace those Spotify changed (journaled: "
+        "`backfill undo --last` puts them back); a run without it only fills empty ones",
+    )
+    run.add_argument(
+        "--older-than",
+        type=_number(float, zero_ok=True),
+        metavar="DAYS",
+        help="with --refresh: skip ids a refresh already checked within the last DAYS days",
+    )
     run.add_argument("--sync", action="store_true", help="after a successful run, `backfill sync` to Postgres")
     _postgres_option(run)
 
@@ -208,12 +223,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _db_option(verify)
     verify.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    verify.add_argument(
+        "--html",
+        metavar="PATH",
+        help="also write a self-contained HTML page: coverage, the Top 50 tracks and artists with their images, "
+        "and what is missing (an existing file is replaced only if it is an HTML page)",
+    )
+
+    undo = sub.add_parser(
+        "undo",
+        help="put back the images a refresh replaced",
+        description="Restore the values a `run --refresh` replaced, newest first. A value changed since the "
+        "refresh is left alone. Needs no credentials.",
+        epilog=epilog,
+        formatter_class=fmt,
+    )
+    _db_option(undo)
+    which = undo.add_mutually_exclusive_group(required=True)
+    which.add_argument("--last", action="store_true", help="undo the last refresh run")
+    which.add_argument("--since", metavar="TIME", help="undo every change made at or after TIME (ISO 8601, local time)")
+    undo.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     demo = sub.add_parser(
         "demo",
         help="build a sample history and backfill it from a local Spotify emulator (no credentials)",
         description="Write a sample listening history (to data/demo.duckdb unless --db says), start the local "
-        "Spotify emulator, run the real backfill against it, then verify. Needs no credentials or network. "
+        "Spotify emulator, run the real backfill against it, then verify, writing data/demo.html. "
+        "Needs no credentials or network. "
         "It exits with the code of its backfill run.",
         epilog=epilog,
         formatter_class=fmt,
@@ -237,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--plays", type=_number(int), default=4000, metavar="N", help="rows in plays (default 4000)")
     demo.add_argument("--batch", action="store_true", help="emulate an Extended Quota app (batch endpoints allowed)")
     demo.add_argument("--rate", type=_number(float), default=40.0, metavar="R", help="requests per second (default 40)")
+    demo.add_argument(
+        "--port",
+        type=_number(int, zero_ok=True),
+        default=8765,
+        metavar="N",
+        help="the emulator's port, which the page's image URLs name (default 8765; 0: any free port)",
+    )
 
     help_ = sub.add_parser(
         "help", help="show the options of a command", description="Show the options of COMMAND.", formatter_class=fmt
@@ -273,6 +316,8 @@ def _main(argv: list[str]) -> int:
             return cmd_verify(args)
         if args.command == "sync":
             return cmd_sync(args)
+        if args.command == "undo":
+            return cmd_undo(args)
         if args.command == "demo":
             from backfill.emulator.demo import run_demo
 
@@ -331,8 +376,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         plan = store.plan(MissFilter())
         report = verify_json(store.image_counts(), plan, store.remembered_counts(), store.samples())
+        html = _verify_page(settings.db_path, store, report) if args.html else None
     finally:
         store.close()
+    if html is not None:
+        try:
+            write_page(Path(args.html), html, settings.db_path)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot write {args.html}: {getattr(exc, 'strerror', None) or exc}") from None
+        print(f"HTML report written to {args.html}", file=sys.stderr)
     if args.json:
         print(json.dumps({**report, "error": None}, indent=2))
     else:
@@ -340,7 +392,40 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _verify_page(db_path: Path, store: Store, report: dict[str, Any]) -> str:
+    return page(str(db_path), report, ranking(store), top_tracks(store, TOP_N), top_artists(store, TOP_N))
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from backfill.refresh import has_journal, undo, undo_json, undo_text
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise UsageError(f"--since: not an ISO 8601 time: {args.since!r}") from None
+        since = since.astimezone(UTC).replace(tzinfo=None)  # a time without zone is local time
+    settings = load_settings(args.db)
+    store = Store.open(settings.db_path, read_only=True, need_artists=False)
+    try:
+        writes = has_journal(store)  # no refresh ever ran: nothing to undo, and no need to open for writing
+        result = undo(store, last=args.last, since=since) if not writes else None
+    finally:
+        store.close()
+    if result is None:
+        store = Store.open(settings.db_path, read_only=False, need_artists=False)
+        try:
+            result = undo(store, last=args.last, since=since)
+        finally:
+            store.close()
+    print(json.dumps(undo_json(result)) if args.json else undo_text(result))
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.older_than is not None and not args.refresh:
+        raise UsageError("--older-than goes with --refresh")
     settings = _settings(args)
     kinds: tuple[str, ...] = (args.only,) if args.only else ("tracks", "artists")
     options = ClientOptions(
@@ -354,6 +439,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         source=args.source,
         oembed=dataclasses.replace(options, rate=args.oembed_rate),
         lock_timeout=args.lock_timeout,
+        refresh=args.refresh,
+        older_than_days=args.older_than,
     )
     use_api, use_oembed = config.sources(check=not args.dry_run)  # a missing credential: an error before anything
     then = _sync_after_run(args, settings) if args.sync and not args.dry_run else None  # checked before the run
@@ -362,6 +449,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         if args.json:
             print(json.dumps(dry_run_json(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate), indent=2))
+        elif args.refresh:  # the same figures, about the rows that have an image
+            text = dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate)
+            text = text.replace("DRY RUN:", "DRY RUN (refresh):")
+            for old, new in (("without an image:", "with an image:   "), ("Known misses,", "Just checked,")):
+                text = text.replace(old, new)
+            print(text)
         else:
             print(dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate))
         return EXIT_OK
@@ -445,8 +538,15 @@ async def _run(
 
     result, elapsed = outcome.result, time.monotonic() - started
     text = run_text(result, outcome.plan, config.kinds, outcome.db, elapsed)
+    if outcome.replaced is not None:
+        text += (
+            f"\nRefresh: {outcome.replaced['tracks']:,} track images and {outcome.replaced['artists']:,} artist photos "
+        )
+        text += "replaced (journaled; `backfill undo --last` puts them back), the rest unchanged."
     print(text, file=sys.stderr if as_json else sys.stdout)
     doc = run_json(result, outcome.plan, config.kinds, outcome.db, elapsed)
+    if outcome.replaced is not None:
+        doc["replaced"] = outcome.replaced
     code = _exit_code(result, received)
     if then is not None and code == EXIT_OK:
         code = then(doc)

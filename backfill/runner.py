@@ -33,6 +33,8 @@ class RunConfig:
     source: SourceChoice = "auto"
     oembed: ClientOptions = field(default_factory=lambda: ClientOptions(rate=DEFAULT_OEMBED_RATE))
     lock_timeout: float = 30.0  # seconds to wait for a file another process holds, at start and at each flush
+    refresh: bool = False  # fetch again the images rows already have (backfill.refresh)
+    older_than_days: float | None = None  # refresh: skip ids a refresh checked within this many days
 
     def sources(self, *, check: bool = True) -> tuple[bool, bool]:
         """(use the Web API, use oEmbed). Raises ConfigError when the API is needed but a credential is missing
@@ -60,17 +62,31 @@ class RunReport:
     plan: Plan
     db: dict[str, tuple[int, int]]  # per table: (rows, rows with an image), after the run
     sources: tuple[str, ...] = ()
+    replaced: dict[str, int] | None = None  # refresh: per kind, images replaced (and journaled)
+
+
+def open_store(config: RunConfig, *, read_only: bool, for_run: bool = False) -> Store:
+    """The store a run needs: the plain one, or (with --refresh) the one that queues rows with an image."""
+    store_class = Store
+    if config.refresh:
+        from backfill.refresh import RefreshStore
+
+        store_class = RefreshStore
+    store = store_class.open(
+        config.settings.db_path,
+        read_only=read_only,
+        need_artists="artists" in config.kinds,
+        for_run=for_run,
+        lock_timeout=config.lock_timeout,
+    )
+    if config.refresh:
+        store.older_than_days = config.older_than_days  # type: ignore[attr-defined]
+    return store
 
 
 def make_plan(config: RunConfig) -> Plan:
     """Check the database read-only and count what is pending (raises StoreError)."""
-    store = Store.open(
-        config.settings.db_path,
-        read_only=True,
-        need_artists="artists" in config.kinds,
-        for_run=True,
-        lock_timeout=config.lock_timeout,
-    )
+    store = open_store(config, read_only=True, for_run=True)
     try:
         return store.plan(config.misses, config.kinds)
     finally:
@@ -107,13 +123,7 @@ async def execute(
         # earlier version's log must be rebuilt, which needs no network). DuckDB calls run on a thread so that
         # signals are still handled while they work.
         read_only = nothing_to_do and not plan.log_repair
-        store = await asyncio.to_thread(
-            Store.open,
-            settings.db_path,
-            read_only=read_only,
-            need_artists="artists" in kinds,
-            lock_timeout=config.lock_timeout,
-        )
+        store = await asyncio.to_thread(lambda: open_store(config, read_only=read_only))
         try:
             # Again: another process may have filled rows since the first look. Then let go of the file: the
             # writer attaches it for each batch.
@@ -148,7 +158,8 @@ async def execute(
                     result.error, result.stopped = exc, "error"
             await asyncio.to_thread(store.release)
             used = tuple(s.name for s in (api, oembed) if s is not None)
-            return RunReport(result, plan, db, used)
+            replaced = getattr(store, "replaced", None) if config.refresh else None
+            return RunReport(result, plan, db, used, replaced)
         finally:
             store.close()
 

@@ -121,7 +121,7 @@ class Store:
                   WHERE album_image_url IS NULL AND regexp_full_match(spotify_track_uri, '{SQL_TRACK_URI_RE}')
                   GROUP BY 1) u {plays}"""
 
-    def _artist_rows(self) -> str:
+    def artist_rows(self) -> str:
         """One row per artist name missing a photo, with the id to fetch (own, or recovered) or NULL."""
         s = self.schema
         if s.has_primary_artist_id:
@@ -152,7 +152,7 @@ class Store:
     def _artist_candidates(self) -> str:
         return f"""
             SELECT id, list(name ORDER BY name) FILTER (WHERE recovered) AS names, sum(plays) AS plays
-            FROM ({self._artist_rows()}) WHERE id IS NOT NULL GROUP BY id"""
+            FROM ({self.artist_rows()}) WHERE id IS NOT NULL GROUP BY id"""
 
     def _remembered(self, kind: LogKind, misses: MissFilter) -> tuple[str, list[Any]]:
         """An SQL condition on candidates `c`: true for ids to skip (a remembered miss, recent enough)."""
@@ -209,7 +209,7 @@ class Store:
             artists.missing_rows, artists.invalid, artists.recovered = one(
                 con,
                 f"SELECT count(*), count(*) FILTER (WHERE id IS NULL), count(*) FILTER (WHERE recovered) "
-                f"FROM ({self._artist_rows()})",
+                f"FROM ({self.artist_rows()})",
             )
             skip, params = self._remembered("artist", misses)
             con.execute(
@@ -339,6 +339,11 @@ class Store:
         if self.schema.has_artists:
             counts["artists"] = one(self._link.con, "SELECT count(*), count(image_url) FROM artists")
         return counts
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """The connection, with the file attached for reading: for read-only reports (backfill.toplists)."""
+        self._attach("read")
+        return self._link.con
 
     def remembered_counts(self) -> dict[tuple[str, str], int]:
         self._attach("read")

@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bench",
         description="Benchmark the backfill tool against the local Spotify emulator and print one table. "
         "Figures to report, never assertions: the exit status is 0 unless a scenario could not run.",
-        epilog="scenarios: throughput (1), guide (2, ~40 min in full), scale (3), writer (4), floor (5), lock (6), sync (7)",
+        epilog="scenarios: throughput (1), guide (2, ~40 min in full), scale (3), writer (4), floor (5), lock (6), "
+        "sync (7)",
     )
     parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), metavar="NAME", help="run only these scenarios")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few seconds per scenario")

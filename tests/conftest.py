@@ -58,9 +58,9 @@ def db_path(tmp_path: Path, world: World) -> Path:
 
 
 @contextmanager
-def serving(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    """The emulator serving `world`, with the environment pointing the tool at it."""
-    emu = Emulator(world.catalog, EmulatorConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET))
+def serving(world: World, monkeypatch: pytest.MonkeyPatch, **options: Any) -> Iterator[Emulator]:
+    """The emulator serving `world`, with the environment pointing the tool at it; options: EmulatorConfig's."""
+    emu = Emulator(world.catalog, EmulatorConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **options))
     with emu.running_in_thread():
         monkeypatch.setenv("SPOTIFY_CLIENT_ID", CLIENT_ID)
         monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", CLIENT_SECRET)

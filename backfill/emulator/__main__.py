@@ -158,6 +158,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="answer API calls with a broken answer of this kind, for tests: " + ", ".join(faults.MODES),
     )
     add("--fault-count", metavar="N", type=int, default=None, help="how many answers get the fault (default all)")
+    add(
+        "--local-images",
+        action="store_true",
+        help="image URLs on this server's own /image/ path, so pages load them offline (the demo's page)",
+    )
     return parser.parse_args(argv)
 
 
@@ -221,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate_window=args.oembed_rate_window,
             retry_after=not args.oembed_no_retry_after,
         ),
+        local_images=args.local_images,
     )
     try:
         asyncio.run(_serve(Emulator(catalog, config), args))

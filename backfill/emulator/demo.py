@@ -12,11 +12,13 @@ from pathlib import Path
 
 import duckdb
 
-from backfill.emulator.sample import SampleSpec, build_world, write_history
+from backfill.emulator.pictures import IMAGE_PATH, image_id
+from backfill.emulator.sample import SampleSpec, World, build_world, write_history
 
 DEMO_SEED = 7
 # A table in every file the demo writes: the next demo replaces only a file that has it.
 MARKER_TABLE = "backfill_demo"
+DEMO_PORT = 8765  # fixed, so the page's image URLs still work when `make demo-images` serves them later
 _CLIENT_ID = "demo-client-id"
 _CLIENT_SECRET = "demo-client-secret"  # the emulator's, not a real secret
 
@@ -63,9 +65,16 @@ def _again(argv: Sequence[str]) -> str:
     return f"{prog} {shlex.join(words)}"
 
 
+def _local_images(world: World, base: str) -> None:
+    """Point the history's already-filled image URLs at the emulator too, so the whole page loads offline."""
+    for table, column in ((world.tracks_table, "album_image_url"), (world.artists_table, "image_url")):
+        table[column] = [f"{base}{IMAGE_PATH}{id_}" if url and (id_ := image_id(url)) else url for url in table[column]]
+
+
 def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
     """`backfill demo`; argv (the command line, without the program) is repeated in the closing line."""
     path = Path(args.db)
+    html = path.with_suffix(".html")
     refusal = _not_replaceable(path)
     if refusal:
         print(f"backfill: error: {refusal}; the demo replaces only its own files: choose another --db", file=sys.stderr)
@@ -74,16 +83,13 @@ def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
     for stale in (path, path.with_name(path.name + ".wal")):
         stale.unlink(missing_ok=True)  # an earlier demo's file (checked above): start afresh each time
     spec = SampleSpec(seed=DEMO_SEED, tracks=args.tracks, artists=args.artists, plays=args.plays)
-    world = build_world(spec)
-    tracks, artists = len(world.tracks_table["spotify_track_uri"]), len(world.artists_table["artist_name"])
-    _say(f"Writing a sample listening history to {path} ({tracks:,} tracks, {artists:,} artists)")
-    write_history(world, path)
-    _mark(path)
 
     mode = "Extended Quota: batch endpoints allowed" if args.batch else "Development Mode: batch endpoints 403"
     _say(f"Starting the local Spotify emulator ({mode})")
+    # --local-images: the emulator hands out image URLs on its own address (and serves the pictures there),
+    # so the demo's page shows real pictures offline. A real run stores Spotify's CDN URLs, of course.
     emulator_cmd = [
-        sys.executable, "-m", "backfill.emulator", "--port", "0",
+        sys.executable, "-m", "backfill.emulator", "--port", str(args.port), "--local-images",
         "--seed", str(DEMO_SEED), "--tracks", str(spec.tracks), "--artists", str(spec.artists),
         "--client-id", _CLIENT_ID, "--client-secret", _CLIENT_SECRET,
         "--latency", "0.03", "--latency-jitter", "0.5", "--error-rate", "0.01",
@@ -95,9 +101,16 @@ def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
         assert emulator.stdout is not None
         line = emulator.stdout.readline().strip()
         if not line.startswith("emulator listening on "):
-            print(f"backfill: error: the emulator did not start ({line or 'no output'})", file=sys.stderr)
+            hint = f"; is port {args.port} in use? pass --port" if args.port else ""
+            print(f"backfill: error: the emulator did not start ({line or 'no output'}{hint})", file=sys.stderr)
             return 2
         base = line.removeprefix("emulator listening on ")
+        world = build_world(spec)
+        _local_images(world, base)
+        tracks, artists = len(world.tracks_table["spotify_track_uri"]), len(world.artists_table["artist_name"])
+        _say(f"Writing a sample listening history to {path} ({tracks:,} tracks, {artists:,} artists)")
+        write_history(world, path)
+        _mark(path)
         # No credentials: the default source is then oEmbed, which needs no developer app and no quota.
         env = {
             **{k: v for k, v in os.environ.items() if k not in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET")},
@@ -115,9 +128,19 @@ def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
         )
         run = [*backfill, "run", "--rate", str(args.rate), "--oembed-rate", str(args.rate)]
         code = subprocess.run(run, env=env, check=False).returncode
-        _say("backfill verify")
-        subprocess.run([*backfill, "verify"], env=env, check=False)
-        _say(f"Done (run exited {code}). Run `{_again(argv)}` again to start over; `make test` runs the tests.")
+        _say(f"backfill verify --html {html}")
+        subprocess.run([*backfill, "verify", "--html", str(html)], env=env, check=False)
+        if args.port == DEMO_PORT:
+            again = "`make demo-images` serves them again"
+        elif args.port:
+            again = f"`python -m backfill.emulator --port {args.port} --local-images` serves them again"
+        else:
+            again = "pass --port to the demo to be able to serve them again"
+        _say(
+            f"Done (run exited {code}). The page: {html.resolve()}\n"
+            f"    Its pictures come from the emulator at {base}, which stops now; {again}.\n"
+            f"    Run `{_again(argv)}` again to start over; `make test` runs the tests."
+        )
         return code
     finally:
         emulator.terminate()

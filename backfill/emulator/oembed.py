@@ -41,13 +41,13 @@ class OEmbedAnswer:
     drop: bool = False
 
 
-def thumbnail(images: list[Image], width: int) -> Image | None:
+def thumbnail(images: list[Image], width: int, host: str = THUMBNAIL_HOST) -> Image | None:
     """The catalog image oEmbed shows (nearest `width`), on the oEmbed CDN host: same image id, other host."""
     if not images:
         return None
     sized = [im for im in images if im.width is not None]
     best = min(sized, key=lambda im: (abs((im.width or 0) - width), -(im.width or 0))) if sized else images[0]
-    return Image(THUMBNAIL_HOST + best.url.rsplit("/", 1)[-1], best.width, best.height)
+    return Image(host + best.url.rsplit("/", 1)[-1], best.width, best.height)
 
 
 class OEmbedService:
@@ -58,8 +58,10 @@ class OEmbedService:
         self._window: deque[float] = deque()
         self._penalty_end = 0.0
 
-    def answer(self, url: str | None, now: float) -> tuple[OEmbedAnswer, tuple[str, ...]]:
-        """The answer to one request, and the id it asked about (for the records)."""
+    def answer(
+        self, url: str | None, now: float, image_host: str = THUMBNAIL_HOST
+    ) -> tuple[OEmbedAnswer, tuple[str, ...]]:
+        """The answer to one request, and the id it asked about (for the records); thumbnails on `image_host`."""
         config = self.config
         window = self._window
         window.append(now)
@@ -79,12 +81,12 @@ class OEmbedService:
         if match is None:
             return OEmbedAnswer(400, b'{"error":"invalid url"}'), ()
         kind, item_id = match.groups()
-        body = self._body(kind, item_id)
+        body = self._body(kind, item_id, image_host)
         if body is None:
             return OEmbedAnswer(404, b'{"error":"not found"}'), (item_id,)
         return OEmbedAnswer(200, dumps(body)), (item_id,)
 
-    def _body(self, kind: str, item_id: str) -> dict[str, Any] | None:
+    def _body(self, kind: str, item_id: str, host: str) -> dict[str, Any] | None:
         catalog = self.catalog
         title: str
         if kind == "track":
@@ -92,17 +94,17 @@ class OEmbedService:
             album = catalog.albums.get(track.album_id) if track else None
             if track is None:
                 return None
-            title, thumb = track.name, thumbnail(album.images if album else [], 300)
+            title, thumb = track.name, thumbnail(album.images if album else [], 300, host)
         elif kind == "album":
             album = catalog.albums.get(item_id)
             if album is None:
                 return None
-            title, thumb = album.name, thumbnail(album.images, 300)
+            title, thumb = album.name, thumbnail(album.images, 300, host)
         else:
             artist = catalog.artists.get(item_id)
             if artist is None:
                 return None
-            title, thumb = artist.name, thumbnail(artist.images, 320)
+            title, thumb = artist.name, thumbnail(artist.images, 320, host)
         embed = f"https://open.spotify.com/embed/{kind}/{item_id}?utm_source=oembed"
         height = 152 if kind == "track" else 352
         body: dict[str, Any] = {

@@ -9,6 +9,7 @@ from json.encoder import encode_basestring as _q  # JSON string literal, C-accel
 from typing import Any, Final
 
 from backfill.emulator.catalog import Album, Artist, Catalog, Image, Track
+from backfill.emulator.pictures import IMAGE_PATH, image_id
 
 PAGE: Final = 50  # tracks embedded in a full album object
 _MARKETS: Final = ("DE", "FR", "GB", "SE", "US")  # a token list: the real one has ~185 codes
@@ -18,8 +19,14 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _images(images: Sequence[Image]) -> list[dict[str, Any]]:
-    return [{"url": i.url, "height": i.height, "width": i.width} for i in images]
+def _images(images: Sequence[Image], base: str | None = None) -> list[dict[str, Any]]:
+    """The images list; with a base, each CDN URL `https://host/image/<id>` becomes `<base>/image/<id>`."""
+    return [{"url": _moved(i.url, base), "height": i.height, "width": i.width} for i in images]
+
+
+def _moved(url: str, base: str | None) -> str:
+    id_ = image_id(url) if base else None
+    return f"{base}{IMAGE_PATH}{id_}" if id_ else url
 
 
 def _precision(date: str) -> str:
@@ -40,9 +47,10 @@ class Renderer:
     Catalog objects are assumed not to change once served; `Emulator.invalidate_cache` forgets the bytes.
     """
 
-    def __init__(self, catalog: Catalog, base: str, dev: bool) -> None:
+    def __init__(self, catalog: Catalog, base: str, dev: bool, *, images_here: bool = False) -> None:
         self.catalog = catalog
         self.api = base + "/v1"
+        self.image_base = base if images_here else None
         self.dev = dev
         self.markets = "" if dev else ',"available_markets":' + json.dumps(list(_MARKETS), separators=(",", ":"))
         self.simple_albums: dict[str, bytes] = {}
@@ -74,7 +82,7 @@ class Renderer:
             obj = self._common("artist", artist.id)
             if not self.dev:
                 obj["followers"] = {"href": None, "total": artist.followers}
-            obj |= {"genres": artist.genres, "images": _images(artist.images), "name": artist.name}
+            obj |= {"genres": artist.genres, "images": _images(artist.images, self.image_base), "name": artist.name}
             if not self.dev:
                 obj["popularity"] = artist.popularity
             obj |= {"type": "artist", "uri": f"spotify:artist:{artist.id}"}
@@ -87,7 +95,7 @@ class Renderer:
             obj["available_markets"] = list(_MARKETS)
         obj |= self._common("album", album.id)
         obj |= {
-            "images": _images(album.images),
+            "images": _images(album.images, self.image_base),
             "name": album.name,
             "release_date": album.release_date,
             "release_date_precision": _precision(album.release_date),

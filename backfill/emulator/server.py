@@ -30,7 +30,8 @@ from aiohttp import web
 
 from backfill.emulator import faults
 from backfill.emulator.catalog import Catalog
-from backfill.emulator.oembed import OEmbedConfig, OEmbedService
+from backfill.emulator.oembed import THUMBNAIL_HOST, OEmbedConfig, OEmbedService
+from backfill.emulator.pictures import IMAGE_PATH, Pictures
 from backfill.emulator.render import Renderer, dumps
 
 # Deliberately not shared with backfill.ids: the emulator is the other side of the wire, and a bug in
@@ -80,6 +81,7 @@ class EmulatorConfig:
     fault_count: int | None = None  # how many answers get it (None: all)
     fault_endpoints: tuple[str, ...] = ()  # which endpoints (empty: all)
     oembed: OEmbedConfig = field(default_factory=OEmbedConfig)
+    local_images: bool = False  # image URLs on this server's own /image/ path, so pages can load them offline
 
 
 @dataclass(frozen=True)
@@ -157,13 +159,16 @@ class Emulator:
         self._answered = 0  # API requests counted against the quota
         self._injected: deque[tuple[Outcome, str | None]] = deque()
         self._inject_lock = threading.Lock()  # inject() may be called from a test thread
-        self._renderers: dict[bool, Renderer] = {}
+        self._renderers: dict[tuple[bool, bool], Renderer] = {}
+        self.pictures = Pictures(catalog)
         self.oembed_service = OEmbedService(catalog, self.config.oembed, self.rng)
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.app = web.Application()
         self.app.router.add_get("/oembed", self._handle_oembed)
+        # Image files, as Spotify's CDN serves them: no token, no rate limit, not recorded as API traffic.
+        self.app.router.add_get("/image/{image_id}", self._image)
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
 
     # -- inspection and control -------------------------------------------------------------------
@@ -280,7 +285,9 @@ class Emulator:
 
     async def _handle_oembed(self, request: web.Request) -> web.StreamResponse:
         now = time.monotonic()
-        answer, ids = self.oembed_service.answer(request.query.get("url"), now)
+        base = self.base_url or f"{request.scheme}://{request.host}"
+        host = f"{base}{IMAGE_PATH}" if self.config.local_images else THUMBNAIL_HOST
+        answer, ids = self.oembed_service.answer(request.query.get("url"), now, host)
         status = 0 if answer.drop else answer.status
         self.received.append(Received(now, request.method, request.path, "oembed", ids, status, False, None))
         if self.config.oembed.latency > 0:
@@ -419,13 +426,19 @@ class Emulator:
         return issued is not None and issued[0] > self._token_floor and now < issued[1]
 
     def _renderer(self, request: web.Request) -> Renderer:
-        dev = self.config.dev_mode
-        renderer = self._renderers.get(dev)
+        key = (self.config.dev_mode, self.config.local_images)
+        renderer = self._renderers.get(key)
         if renderer is None:
             # Outside start() (e.g. under aiohttp's test client) the base URL comes from the request.
             base = self.base_url or f"{request.scheme}://{request.host}"
-            renderer = self._renderers[dev] = Renderer(self.catalog, base, dev)
+            renderer = self._renderers[key] = Renderer(self.catalog, base, key[0], images_here=key[1])
         return renderer
+
+    async def _image(self, request: web.Request) -> web.Response:
+        body = self.pictures.get(request.match_info["image_id"])
+        if body is None:
+            return web.Response(status=404, text="no such image")
+        return web.Response(body=body, content_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
     def _route(self, request: web.Request, endpoint: str, path_id: str | None, ids: tuple[str, ...]) -> _Answer:
         if endpoint == "other":
