@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from backfill import interrupts
 from backfill.cliargs import ArgumentError, HelpFormatter, Parser, commands, parse, version_option
 from backfill.cliargs import number as _number
 from backfill.config import DEFAULT_DB, ConfigError, Settings, load_settings
@@ -38,8 +40,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_RATE_LIMITED = 75  # EX_TEMPFAIL: try again later
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
+EXIT_SIGINT = interrupts.EXIT_SIGINT
+EXIT_SIGTERM = interrupts.EXIT_SIGTERM
 EXIT_BROKEN_PIPE = 141  # what a shell reports for SIGPIPE: the reader (e.g. `| head`) stopped reading
 
 DEFAULT_RATE = 5.0
@@ -292,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # SIGTERM during set-up or a long plan: one line and exit 143, like Ctrl-C (which raises KeyboardInterrupt).
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = interrupts.install() if in_main_thread else None
     try:
         return _main(argv)
     except ArgumentError as exc:
@@ -304,6 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):  # no second error when Python flushes stdout at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
 
 
 def _main(argv: list[str]) -> int:
@@ -325,12 +333,15 @@ def _main(argv: list[str]) -> int:
         return cmd_run(args)
     except (ConfigError, StoreError, SyncError, UsageError) as exc:
         return _setup_error(args, str(exc))
+    except RuntimeError as exc:
+        if "interrupt" not in str(exc).lower():  # DuckDB's "Query interrupted" after Ctrl-C: handled below
+            raise
+        return interrupts.report()
+    except (duckdb.InterruptException, KeyboardInterrupt):  # Ctrl-C or SIGTERM, while DuckDB works or not
+        return interrupts.report()
     except duckdb.Error as exc:  # e.g. out of memory or a corrupt file while reading what is pending
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return _setup_error(args, f"database error: {first}")
-    except KeyboardInterrupt:
-        print("backfill: interrupted", file=sys.stderr)
-        return EXIT_SIGINT
 
 
 def _help(parser: argparse.ArgumentParser, topic: str | None) -> int:
@@ -535,6 +546,8 @@ async def _run(
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+            if received:  # a second signal while the summary is written and threads wind down: nothing to stop
+                signal.signal(signum, signal.SIG_IGN)
 
     result, elapsed = outcome.result, time.monotonic() - started
     text = run_text(result, outcome.plan, config.kinds, outcome.db, elapsed)

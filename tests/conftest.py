@@ -47,6 +47,8 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "no_proxy",
     ):
         monkeypatch.delenv(var, raising=False)
+    # Never the real Spotify: a test without the emulator that still reached for oEmbed gets a closed port.
+    monkeypatch.setenv("SPOTIFY_OEMBED_URL", "http://127.0.0.1:9/oembed")
     monkeypatch.chdir(tmp_path)
 
 

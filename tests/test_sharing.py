@@ -75,7 +75,7 @@ def hold(path: Path, seconds: float) -> subprocess.Popen[str]:
 def test_another_process_opens_the_file_between_two_flushes(db_path: Path, emulator: Emulator, world: World) -> None:
     slow(emulator)
     before = filled(db_path)
-    proc = start_backfill(db_path, "--rate", "40")
+    proc = start_backfill(db_path, "--source", "api", "--rate", "40")
     reads = []  # images seen by our own connections while the run was going
     deadline = time.monotonic() + HANG_GUARD
     while proc.poll() is None and not (reads and reads[-1] > before) and time.monotonic() < deadline:
@@ -96,7 +96,7 @@ def test_another_process_opens_the_file_between_two_flushes(db_path: Path, emula
 
 def test_a_file_busy_at_start_is_waited_for(db_path: Path, emulator: Emulator, world: World) -> None:
     holder = hold(db_path, 1.5)
-    proc = start_backfill(db_path, "--rate", "500", "--lock-timeout", "30")
+    proc = start_backfill(db_path, "--source", "api", "--rate", "500", "--lock-timeout", "30")
     _out, err = proc.communicate(timeout=HANG_GUARD)
     assert holder.wait(timeout=HANG_GUARD) == 0
     assert proc.returncode == 0, err
@@ -135,7 +135,7 @@ def test_a_file_busy_past_the_lock_timeout_stops_the_run_and_loses_nothing(
 ) -> None:
     slow(emulator)
     others = other_columns(db_path)
-    proc = start_backfill(db_path, "--rate", "40", "--lock-timeout", "0.5")
+    proc = start_backfill(db_path, "--source", "api", "--rate", "40", "--lock-timeout", "0.5")
     deadline = time.monotonic() + HANG_GUARD
     while filled(db_path) == len(world.prefilled_tracks):  # until a flush is in the file
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
@@ -152,7 +152,7 @@ def test_a_file_busy_past_the_lock_timeout_stops_the_run_and_loses_nothing(
     assert check_images(db_path, world, complete=False)["tracks"] > 0  # what was committed is right
     assert other_columns(db_path) == others
     emulator.config.latency = 0.0
-    rerun = start_backfill(db_path, "--rate", "500")
+    rerun = start_backfill(db_path, "--source", "api", "--rate", "500")
     out, err = rerun.communicate(timeout=HANG_GUARD)
     assert rerun.returncode == 0, err
     check_images(db_path, world, complete=True)
@@ -164,7 +164,7 @@ def test_sigkill_anywhere_leaves_a_file_that_opens_right_and_a_rerun_completes(
 ) -> None:
     slow(emulator)
     others = other_columns(db_path)
-    proc = start_backfill(db_path, "--rate", "40")
+    proc = start_backfill(db_path, "--source", "api", "--rate", "40")
     deadline = time.monotonic() + HANG_GUARD
     if when == "fetching":
         wait_for_requests(emulator, proc, 60)
@@ -182,7 +182,7 @@ def test_sigkill_anywhere_leaves_a_file_that_opens_right_and_a_rerun_completes(
 
     assert other_columns(db_path) == others  # opens (the WAL is replayed), nothing else changed
     check_images(db_path, world, complete=False)  # every committed value right
-    rerun = start_backfill(db_path, "--rate", "500")
+    rerun = start_backfill(db_path, "--source", "api", "--rate", "500")
     _out, err = rerun.communicate(timeout=HANG_GUARD)
     assert rerun.returncode == 0, err
     check_images(db_path, world, complete=True)
@@ -190,7 +190,7 @@ def test_sigkill_anywhere_leaves_a_file_that_opens_right_and_a_rerun_completes(
 
 def test_two_runs_at_once_both_finish_and_agree(db_path: Path, emulator: Emulator, world: World) -> None:
     slow(emulator, latency=0.01)
-    runs = [start_backfill(db_path, "--rate", "100") for _ in range(2)]
+    runs = [start_backfill(db_path, "--source", "api", "--rate", "100") for _ in range(2)]
     for run in runs:
         _out, err = run.communicate(timeout=HANG_GUARD)
         assert run.returncode == 0, err

@@ -58,3 +58,58 @@ def test_signal_mid_run_keeps_work_and_rerun_finishes(
     out, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
     check_images(db_path, world, complete=True)
+
+
+@pytest.fixture(scope="module")
+def big_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A history whose plan takes a moment, so that a signal can land while DuckDB works."""
+    from backfill.emulator.sample import SampleSpec, build_world, write_history
+
+    path = tmp_path_factory.mktemp("big") / "big.duckdb"
+    write_history(build_world(SampleSpec(seed=5, tracks=150_000, artists=3_000, plays=300_000)), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "word"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+@pytest.mark.parametrize("delay", [0.05, 0.3, 0.8, 1.5])
+def test_a_signal_during_start_up_or_planning_ends_with_one_line(
+    big_history: Path, signum: int, code: int, word: str, delay: float
+) -> None:
+    """Whenever it lands (imports, set-up, DuckDB planning), a signal gives its exit code and one line."""
+    for command in (["run", "--dry-run"], ["verify"]):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backfill", *command, "--db", str(big_history)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(delay)  # where the signal lands varies; what must not vary is how it ends
+        proc.send_signal(signum)
+        _out, err = proc.communicate(timeout=60)
+        if proc.returncode == 0:
+            continue  # it had finished before the signal came: nothing to check
+        assert proc.returncode == code, (command, delay, err)
+        assert "Traceback" not in err and "Exception ignored" not in err, err
+        assert err.strip().splitlines()[-1:] in (
+            [f"backfill: {word}"],
+            [f"backfill: {word} before anything was fetched"],
+        )
+
+
+def test_sigterm_then_sigint_mid_run_exits_143_without_a_traceback(
+    db_path: Path, emulator: Emulator, world: World
+) -> None:
+    emulator.config.dev_mode = True
+    emulator.config.latency = 0.01
+    proc = start_backfill(db_path, "--rate", "100", "--source", "api")
+    wait_for_requests(emulator, proc, 40)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert json.loads(out)["stopped"] == "interrupted"
+    check_images(db_path, world, complete=False)

@@ -130,7 +130,7 @@ def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
         code = subprocess.run(run, env=env, check=False).returncode
         _say(f"backfill verify --html {html}")
         subprocess.run([*backfill, "verify", "--html", str(html)], env=env, check=False)
-        if args.port == DEMO_PORT:
+        if args.port == DEMO_PORT and "MAKELEVEL" in os.environ:
             again = "`make demo-images` serves them again"
         elif args.port:
             again = f"`python -m backfill.emulator --port {args.port} --local-images` serves them again"

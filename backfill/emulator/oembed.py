@@ -20,6 +20,15 @@ from backfill.emulator.render import dumps
 THUMBNAIL_HOST = "https://image-cdn-fa.spotifycdn.com/image/"
 _PAGE_URL = re.compile(r"https://open\.spotify\.com/(track|artist|album)/([0-9A-Za-z]{22})(?:\?.*)?")
 _FAULTS = (500, 502, 503, 504)
+# Broken 200 answers (`OEmbedConfig.fault`): each must make the item fail, never store a wrong value.
+FAULTS: dict[str, bytes] = {
+    "html": b"<!doctype html><html><body>Spotify</body></html>",
+    "truncated": b'{"html": "<iframe", "thumbnail_url": "https://image-cdn-fa.spotifycdn.com/ima',
+    "empty-object": b"{}",
+    "thumbnail-int": b'{"type": "rich", "version": "1.0", "thumbnail_url": 12345}',
+    "thumbnail-garbage": b'{"type": "rich", "version": "1.0", "thumbnail_url": "not a url at all"}',
+    "not-an-object": b'["https://image-cdn-fa.spotifycdn.com/image/ab67616d00001e02aa"]',
+}
 
 
 @dataclass
@@ -30,6 +39,7 @@ class OEmbedConfig:
     error_rate: float = 0.0  # share answered with a random 5xx (an HTML body, as seen in the wild)
     drop_rate: float = 0.0  # share whose connection is closed with no response
     latency: float = 0.0  # seconds added before each answer
+    fault: str | None = None  # a broken 200 answer: one of FAULTS below
 
 
 @dataclass
@@ -57,6 +67,7 @@ class OEmbedService:
         self.rng = rng
         self._window: deque[float] = deque()
         self._penalty_end = 0.0
+        self.penalties: list[tuple[float, float]] = []  # (start, end) of each Retry-After it announced
 
     def answer(
         self, url: str | None, now: float, image_host: str = THUMBNAIL_HOST
@@ -67,10 +78,17 @@ class OEmbedService:
         window.append(now)
         while window and window[0] <= now - config.rate_window:
             window.popleft()
-        if config.rate_limit is not None and (len(window) > config.rate_limit or now < self._penalty_end):
-            wait = window[len(window) - max(config.rate_limit, 1)] + config.rate_window - now
+        over = config.rate_limit is not None and len(window) > config.rate_limit
+        if over or now < self._penalty_end:
+            # Room again once all but limit-1 of the window's entries (this one included) have expired.
+            limit = max(config.rate_limit or 1, 1)
+            wait = window[len(window) - limit] + config.rate_window - now if over else self._penalty_end - now
             self._penalty_end = max(self._penalty_end, now + max(0.0, wait))
-            headers = {"Retry-After": str(max(1, math.ceil(wait)))} if config.retry_after else None
+            headers = None
+            if config.retry_after:
+                seconds = max(1, math.ceil(wait))
+                headers = {"Retry-After": str(seconds)}
+                self.penalties.append((now, now + seconds))
             return OEmbedAnswer(429, b'{"error":"Too Many Requests"}', headers=headers), ()
         if config.drop_rate and self.rng.random() < config.drop_rate:
             return OEmbedAnswer(0, b"", drop=True), ()
@@ -84,6 +102,8 @@ class OEmbedService:
         body = self._body(kind, item_id, image_host)
         if body is None:
             return OEmbedAnswer(404, b'{"error":"not found"}'), (item_id,)
+        if config.fault is not None:
+            return OEmbedAnswer(200, FAULTS[config.fault]), (item_id,)
         return OEmbedAnswer(200, dumps(body)), (item_id,)
 
     def _body(self, kind: str, item_id: str, host: str) -> dict[str, Any] | None:

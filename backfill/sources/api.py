@@ -131,6 +131,8 @@ class SpotifyClient(PacedSource):
         except BatchForbidden:
             support.allowed = False  # Development Mode, or access withdrawn mid-run: single items from now on
             return None
+        if body is None:  # a 404 for the batch endpoint itself: not "no such id"
+            raise RequestFailed(f"{path}: HTTP 404 (no such endpoint: is SPOTIFY_API_URL right?)", 404)
         support.allowed = True
         return batch_entries(body, kind, ids)
 

@@ -1,0 +1,34 @@
+"""SIGTERM outside the run's own signal handling (imports, set-up, planning) ends like Ctrl-C: one line, and
+exit 143 instead of 130. Python turns SIGINT into KeyboardInterrupt; this does the same for SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+_seen: list[int] = []
+
+
+class Terminated(KeyboardInterrupt):
+    pass
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _seen.append(signum)
+    raise Terminated
+
+
+def install() -> object:
+    """Turn SIGTERM into Terminated from now on; the previous handler (to restore)."""
+    _seen.clear()
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def report() -> int:
+    """After a KeyboardInterrupt (or DuckDB's interrupt that it caused): say which, and the exit code."""
+    terminated = signal.SIGTERM in _seen
+    print("backfill: terminated" if terminated else "backfill: interrupted", file=sys.stderr)
+    return EXIT_SIGTERM if terminated else EXIT_SIGINT

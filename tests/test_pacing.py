@@ -1,0 +1,98 @@
+"""A source's adaptive pace, on a virtual clock: it backs off on 429s and climbs back after successes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+from backfill.pacing import DECREASE, FLOOR_SHARE, Pace
+from tests.test_gate import VirtualClockLoop
+
+
+class NudgingClockLoop(VirtualClockLoop):
+    """Jumps a hair past each timer: aiolimiter re-arms a timer for a remainder that float rounding can
+    leave at exactly the current instant, and a clock that lands on it exactly would never move on."""
+
+    def _run_once(self) -> None:
+        if not self._ready and self._scheduled:  # type: ignore[attr-defined]
+            self._now = max(self._now, self._scheduled[0].when()) + 1e-6  # type: ignore[attr-defined]
+        super()._run_once()
+
+
+def run(coro: Coroutine[Any, Any, Any]) -> Any:
+    loop = NudgingClockLoop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+def test_a_429_lowers_the_rate_once_per_overshoot() -> None:
+    async def scenario() -> tuple[float, float]:
+        pace = Pace("oembed", 20.0, 8, adaptive=True)
+        async with pace.turn() as epoch:
+            pass
+        pace.throttled(epoch)
+        once = pace.rate
+        pace.throttled(epoch)  # a second 429 to a request sent before the slow-down: no second cut
+        return once, pace.rate
+
+    once, twice = run(scenario())
+    assert once == 20.0 * DECREASE
+    assert twice == once
+
+
+def test_successes_bring_the_rate_back_to_the_ceiling_never_above() -> None:
+    async def scenario() -> list[float]:
+        pace = Pace("oembed", 10.0, 8, adaptive=True)
+        for _ in range(5):
+            pace.throttled(pace.epoch)
+        rates = [pace.rate]
+        for _ in range(2000):
+            async with pace.turn():
+                pass
+            pace.succeeded()
+            rates.append(pace.rate)
+        return rates
+
+    rates = run(scenario())
+    assert rates[0] < 10.0 * 0.5
+    assert rates == sorted(rates), "only successes: the rate only climbs"
+    assert rates[-1] == 10.0
+
+
+def test_the_rate_has_a_floor() -> None:
+    pace_rates = []
+
+    async def scenario() -> None:
+        pace = Pace("oembed", 10.0, 8, adaptive=True)
+        for _ in range(200):
+            pace.throttled(pace.epoch)
+        pace_rates.append(pace.rate)
+
+    run(scenario())
+    assert pace_rates == [10.0 * FLOOR_SHARE]
+
+
+def test_the_pace_holds_to_its_rate_on_the_loop_clock() -> None:
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        pace = Pace("api", 5.0, 8)
+        start = loop.time()
+        for _ in range(50):
+            async with pace.turn():
+                pass
+        return loop.time() - start
+
+    # 50 requests at 5/s with no start-up burst: about 10 virtual seconds.
+    assert 9.0 <= run(scenario()) <= 10.5
+
+
+def test_a_fixed_pace_ignores_429s_for_its_rate() -> None:
+    async def scenario() -> float:
+        pace = Pace("api", 5.0, 8)
+        pace.throttled(pace.epoch)
+        return pace.rate
+
+    assert run(scenario()) == 5.0
