@@ -1,0 +1,75 @@
+"""Runs that fill nothing say so, stop before spending the day's quota, and remember nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from backfill.emulator import Emulator, EmulatorConfig
+from backfill.emulator.sample import SampleSpec, World, build_world
+from backfill.watchdog import EARLY_STOP_ANSWERS
+from tests.checks import check_images
+from tests.conftest import AUTO, CLIENT_ID, CLIENT_SECRET, SMALL, table
+from tests.test_economy import ARTISTS_DDL, TRACKS_DDL
+
+
+def log_rows(path: Path) -> list[Any]:
+    try:
+        return table(path, "SELECT * FROM backfill_log")
+    except Exception:  # no log table: nothing remembered
+        return []
+
+
+def test_an_api_url_without_v1_stops_early_and_says_why(
+    cli: Any, db_path: Path, emulator: Emulator, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPOTIFY_API_URL", emulator.base_url)  # the common slip: no /v1
+    result = cli("run", "--db", db_path, *AUTO, "--json")
+    assert result.code == 1
+    assert "NOTHING FILLED" in result.err and "COMPLETE" not in result.err
+    assert "HTTP 404" in result.json["error"] and "SPOTIFY_API_URL" in result.json["error"]
+    answered = sum(result.json[k]["failed"] + result.json[k]["not_found"] for k in ("tracks", "artists"))
+    assert answered <= EARLY_STOP_ANSWERS + 100, "it stopped early instead of asking for everything"
+    assert log_rows(db_path) == []
+    monkeypatch.setenv("SPOTIFY_API_URL", emulator.api_url)
+    assert cli("run", "--db", db_path, *AUTO).code == 0
+    check_images(db_path, world, complete=True)
+
+
+def test_another_catalogue_stops_after_a_few_hundred_not_found_and_remembers_none(
+    cli: Any, db_path: Path, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = build_world(SampleSpec(seed=SMALL.seed + 1, tracks=SMALL.tracks, artists=SMALL.artists))
+    emu = Emulator(other.catalog, EmulatorConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, dev_mode=True))
+    with emu.running_in_thread():
+        monkeypatch.setenv("SPOTIFY_CLIENT_ID", CLIENT_ID)
+        monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", CLIENT_SECRET)
+        monkeypatch.setenv("SPOTIFY_API_URL", emu.api_url)
+        monkeypatch.setenv("SPOTIFY_TOKEN_URL", emu.token_url)
+        monkeypatch.setenv("SPOTIFY_OEMBED_URL", emu.base_url + "/oembed")
+        result = cli("run", "--db", db_path, *AUTO, "--json")
+        sent = len(emu.api()) + len(emu.oembed_requests())
+    assert result.code == 1
+    assert "NOTHING FILLED" in result.err
+    assert "catalogue" in result.json["error"] and "404" in result.json["error"]
+    assert sent < EARLY_STOP_ANSWERS + 50, "the day's requests were not spent"
+    assert log_rows(db_path) == [], "a wrong catalogue's misses are not remembered"
+    assert "not remembered" in result.err
+
+
+def test_a_small_run_of_real_misses_is_still_remembered(cli: Any, tmp_path: Path, emulator: Emulator) -> None:
+    path = tmp_path / "few.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(TRACKS_DDL)
+    con.execute(ARTISTS_DDL)
+    for i in range(3):  # well-formed ids the catalogue does not know: deleted tracks, say
+        con.execute("INSERT INTO tracks (spotify_track_uri, track_name, primary_artist_name) VALUES (?, 't', 'a')",
+                    [f"spotify:track:{'0' * 21}{i}"])  # fmt: skip
+    con.close()
+    result = cli("run", "--db", path, *AUTO, "--only", "tracks", "--json")
+    assert result.code == 0
+    assert result.json["tracks"]["not_found"] == 3
+    assert len(log_rows(path)) == 3
