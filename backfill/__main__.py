@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from backfill import interrupts
 
 
@@ -10,8 +13,13 @@ def run() -> int:
     try:
         from backfill.cli import main
     except KeyboardInterrupt:
-        return interrupts.report()
-    return main()
+        code = interrupts.report()
+        interrupts.ignore_from_now()
+        sys.stderr.flush()
+        os._exit(code)  # half-imported modules: leave without their teardown
+    code = main()
+    interrupts.ignore_from_now()
+    return code
 
 
 if __name__ == "__main__":

@@ -27,6 +27,12 @@ def install() -> object:
     return signal.signal(signal.SIGTERM, _on_sigterm)
 
 
+def ignore_from_now() -> None:
+    """The process only winds down from here: a signal now would just turn an exit code into a death by signal."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def report() -> int:
     """After a KeyboardInterrupt (or DuckDB's interrupt that it caused): say which, and the exit code."""
     terminated = signal.SIGTERM in _seen

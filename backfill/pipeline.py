@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
 from backfill.fetching import ArtistJob, Fetcher, TrackJob
+from backfill.pacing import Pace
 from backfill.sources.answers import Answer
 from backfill.sources.api import BATCH_SIZE, SpotifyClient
 from backfill.sources.http import Kind, RateLimited
@@ -74,6 +75,7 @@ class RunResult:
     stats: dict[str, KindStats]
     requests: dict[str, Counter[str]] = field(default_factory=dict)  # source → kind → requests sent
     served: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, source) → items answered
+    paces: dict[str, Pace] = field(default_factory=dict)  # source → its pace (rates reached, for the summary)
     stopped: Stopped | None = None
     resume_after: datetime | None = None
     quota: bool = False
@@ -123,6 +125,7 @@ class Pipeline:
             },
             requests={s.name: s.requests for s in (api, oembed) if s is not None},
             served=self._fetch.served,
+            paces={s.name: s.pace for s in (api, oembed) if s is not None},
         )
 
     # -- control -----------------------------------------------------------------------------------

@@ -107,6 +107,11 @@ def run_json(
             out[kind]["recovered_ids"] = p.recovered if active else 0
     out["requests"] = result.total_requests
     out["requests_by_source"] = {src: sum(result.requests.get(src, {}).values()) for src in SOURCE_NAMES}
+    out["pace"] = {
+        src: {"ceiling": pace.ceiling, "lowest": round(pace.lowest, 2), "final": round(pace.rate, 2)}
+        for src, pace in result.paces.items()
+        if pace.adaptive
+    }
     out["stopped"] = result.stopped
     out["resume_after"] = result.resume_after.isoformat(timespec="seconds") if result.resume_after else None
     out["error"] = str(result.error) if result.error else None
@@ -185,6 +190,12 @@ def run_text(
         if src in result.requests
     )
     lines += ["", f"Requests: {_n(total)} in {duration(elapsed)}{rate}" + (f" ({by_source})" if by_source else "")]
+    for src, pace in result.paces.items():
+        if pace.adaptive and pace.lowest < pace.ceiling:  # 429s brought it down: say where it settled
+            lines.append(
+                f"{SOURCE_NAMES[src]} pace: {pace.rate:.1f}/s at the end (asked for {pace.ceiling:g}/s; "
+                f"lowest {pace.lowest:.1f}/s after 429s)"
+            )
     lines += ["", "Database now:"]
     for kind, (rows_, with_image) in db.items():
         lines += _row(f"{kind.capitalize()} with images:", with_image, f"of {_n(rows_)} ({_pct(with_image, rows_)})")

@@ -124,11 +124,11 @@ def test_malformed_oembed_answers_fail_and_are_never_stored_or_remembered(
 def test_an_oembed_429_with_retry_after_holds_every_oembed_worker(
     cli: Any, db_path: Path, emulator: Emulator, world: World
 ) -> None:
-    emulator.config.oembed.rate_limit = 40
+    emulator.config.oembed.rate_limit = 80
     emulator.config.oembed.rate_window = 1.0
     concurrency = 4
     result = cli(
-        "run", "--db", db_path, "--source", "oembed", "--oembed-rate", "200", "--concurrency", str(concurrency),
+        "run", "--db", db_path, "--source", "oembed", "--oembed-rate", "400", "--concurrency", str(concurrency),
         "--json",
     )  # fmt: skip
     assert result.code == 0, result.err
@@ -143,17 +143,21 @@ def test_an_oembed_429_with_retry_after_holds_every_oembed_worker(
 def test_oembed_429s_without_retry_after_bring_the_rate_down(
     cli: Any, db_path: Path, emulator: Emulator, world: World
 ) -> None:
-    emulator.config.oembed.rate_limit = 15
+    emulator.config.oembed.rate_limit = 40
     emulator.config.oembed.rate_window = 1.0
     emulator.config.oembed.retry_after = False
-    result = cli("run", "--db", db_path, "--source", "oembed", "--oembed-rate", "150", "--json")
+    result = cli("run", "--db", db_path, "--source", "oembed", "--oembed-rate", "400", "--json")
     assert result.code == 0, result.err
     check_images(db_path, world, complete=True)
     records = emulator.oembed_requests()
     limited = sum(r.status == 429 for r in records)
     assert limited > 0, "the test should provoke 429s"
-    # At 150/s against 15/s, a client that only backed off would see most of its calls refused.
+    # At 400/s against 40/s, a client that only backed off would see most of its calls refused.
     assert limited < 0.25 * len(records), (limited, len(records))
+    pace = result.json["pace"]["oembed"]
+    assert pace["ceiling"] == 400
+    assert pace["lowest"] < 100, "the 429s brought the rate down towards what the server allows"
+    assert "oEmbed pace:" in result.err
 
 
 async def test_an_oembed_retry_after_does_not_pause_api_calls_nor_the_reverse(emulator: Emulator, world: World) -> None:
@@ -167,8 +171,8 @@ async def test_an_oembed_retry_after_does_not_pause_api_calls_nor_the_reverse(em
         oembed.pace.gate.close_for(20)  # as after an oEmbed 429 with Retry-After: 20
         answer, _ = await asyncio.wait_for(api.track(track), timeout=10)
         assert answer.status == "updated"
-        api.pace.gate.close_for(20)
-        oembed.pace.gate.close_for(0)
+        api.pace.gate.close_for(20)  # and the reverse: a Web API Retry-After leaves oEmbed free
+        oembed = OEmbedClient(session, emulator.base_url + "/oembed", options)
         assert (await asyncio.wait_for(oembed.image("tracks", track), timeout=10)).status == "updated"
     assert emulator.oembed_requests() and emulator.api()
 
