@@ -1,7 +1,7 @@
 """Producer → workers → writer.
 
-- The producer reads pending ids from the store's queue, page by page, into a bounded job queue (memory does
-  not grow with the table).
+- The producer reads pending ids from the store's queue, page by page, shapes them into jobs (jobs.py) and
+  puts them on a bounded job queue (memory does not grow with the table).
 - Workers turn jobs into Spotify requests through the client (which paces them and owns the Retry-After gate)
   and put one Outcome per id on a bounded result queue.
 - One writer drains the results and applies them in transactions of many rows, at least every second.
@@ -20,9 +20,10 @@ from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
 from backfill.fetching import ArtistJob, Fetcher, TrackJob
+from backfill.jobs import artist_jobs, track_groups, track_jobs
 from backfill.pacing import Pace
 from backfill.sources.answers import Answer
-from backfill.sources.api import BATCH_SIZE, SpotifyClient
+from backfill.sources.api import SpotifyClient
 from backfill.sources.http import Kind, RateLimited
 from backfill.sources.oembed import OEmbedClient
 from backfill.store import Outcome, Plan, Store, StoreError
@@ -199,9 +200,9 @@ class Pipeline:
         """
         sources: list[AsyncIterator[TrackJob | ArtistJob]] = []
         if "tracks" in self._kinds:
-            sources.append(self._track_jobs())
+            sources.append(track_jobs(self._fetch, track_groups(self._rows(self._store.stream_tracks()))))
         if "artists" in self._kinds and self._store.schema.has_artists:
-            sources.append(self._artist_jobs())
+            sources.append(artist_jobs(self._fetch, self._rows(self._store.stream_artists())))
         try:
             while sources:
                 for source in list(sources):
@@ -224,93 +225,6 @@ class Pipeline:
         while chunk := await self._db(next, stream, None):
             for row in chunk:
                 yield row
-
-    async def _track_groups(self) -> AsyncIterator[list[str]]:
-        """Album groups of pending track ids (consecutive rows sharing album and artist), at most 50 ids each."""
-        group: list[str] = []
-        key: int | None = None
-        async for track_id, k in self._rows(self._store.stream_tracks()):
-            if group and (k is None or k != key or len(group) >= BATCH_SIZE):
-                yield group
-                group = []
-            group.append(track_id)
-            key = k
-        if group:
-            yield group
-
-    async def _track_jobs(self) -> AsyncIterator[TrackJob]:
-        """Track jobs shaped for the way the fetcher finds.
-
-        With the Web API, the first job is a probe of up to 50 ids; the next is shaped once it has ended (no
-        worker could use a track job before then). While batch endpoints answer (or the question is still
-        open), each job is 50 ids, groups split freely. Without them (Development Mode, or no API at all) each
-        job is one album group, and a refused probe's groups come again, one job each.
-        """
-        groups: list[list[str]] = []
-        size = 0
-        probed = False
-        source = self._track_groups()
-        exhausted = False
-        while True:
-            batch = self._fetch.batch_allowed("tracks") is not False
-            while not exhausted and ((batch and size < BATCH_SIZE) or not groups):
-                try:
-                    group = await anext(source)
-                except StopAsyncIteration:
-                    exhausted = True
-                    break
-                groups.append(group)
-                size += len(group)
-            if not groups:
-                return
-            if not batch:
-                job = [groups.pop(0)]
-            else:
-                job, taken = [], 0
-                while groups and taken < BATCH_SIZE:
-                    head = groups[0]
-                    if taken + len(head) <= BATCH_SIZE:
-                        job.append(groups.pop(0))
-                    else:  # split the group: batch calls do not care about albums
-                        job.append(head[: BATCH_SIZE - taken])
-                        groups[0] = head[BATCH_SIZE - taken :]
-                    taken += len(job[-1])
-            size -= sum(map(len, job))
-            probe = batch and not probed
-            yield TrackJob(job, batch=batch, probe=probe)
-            if probe:
-                probed = True
-                assert self._fetch.api is not None
-                if await self._fetch.api.probe_settled("tracks") is False:
-                    groups[:0] = job
-                    size += sum(map(len, job))
-
-    async def _artist_jobs(self) -> AsyncIterator[ArtistJob]:
-        """Like the tracks: a 50-id probe first, then 50 ids a job, or one artist a job without batches."""
-        items: list[tuple[str, tuple[str, ...]]] = []
-        probed = False
-        rows = self._rows(self._store.stream_artists())
-        exhausted = False
-        while True:
-            batch = self._fetch.batch_allowed("artists") is not False
-            want = BATCH_SIZE if batch else 1
-            while not exhausted and len(items) < want:
-                try:
-                    artist_id, names = await anext(rows)
-                except StopAsyncIteration:
-                    exhausted = True
-                    break
-                items.append((artist_id, tuple(names or ())))
-            if not items:
-                return
-            job, items = items[:want], items[want:]
-            probe = batch and not probed
-            yield ArtistJob(job, batch=batch, probe=probe)
-            if probe:
-                probed = True
-                assert self._fetch.api is not None
-                if await self._fetch.api.probe_settled("artists") is False:
-                    items = job + items
 
     # -- workers -----------------------------------------------------------------------------------
 

@@ -27,8 +27,9 @@ def write(path: str, seed: int, tracks: int, artists: int, plays: int) -> None:
     package.__path__ = [str(ROOT / "backfill" / "emulator")]  # type: ignore[attr-defined]
     sys.modules["backfill.emulator"] = package
     from backfill.emulator import sample
+    from backfill.emulator.sample import duckdb_file  # where the history is written
 
-    sample._TRACKS_DDL = sample._TRACKS_DDL.replace(
+    duckdb_file._TRACKS_DDL = duckdb_file._TRACKS_DDL.replace(
         "spotify_track_uri TEXT NOT NULL", "spotify_track_uri TEXT PRIMARY KEY"
     )
     connect = duckdb.connect
@@ -45,7 +46,7 @@ def write(path: str, seed: int, tracks: int, artists: int, plays: int) -> None:
         def __getattr__(self, name: str) -> Any:
             return getattr(self._con, name)
 
-    sample.duckdb = types.SimpleNamespace(connect=lambda *a, **k: Connection(connect(*a, **k)))  # type: ignore[assignment]
+    duckdb_file.duckdb = types.SimpleNamespace(connect=lambda *a, **k: Connection(connect(*a, **k)))  # type: ignore[assignment]
     spec = sample.SampleSpec(seed=seed, tracks=tracks, artists=artists, plays=plays)
     sample.write_history(sample.build_world(spec), path)
 
