@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
-from urllib.parse import urlsplit
+import re
 
 PREFERRED_WIDTH = 300
 
@@ -14,19 +12,20 @@ class Malformed(ValueError):
     """An answer that does not have the shape Spotify documents: a failure, never "no image"."""
 
 
+# An absolute http(s) URL with a host and no whitespace. A regular expression rather than urlsplit: it runs
+# for every image of every answer (three a track, 50 tracks a batch), and is several times faster.
+_IMAGE_URL = re.compile(r"https?://[^\s/?#@]+(?:[/?#]\S*)?")
+
+
 def is_image_url(value: object) -> bool:
     """An absolute http(s) URL with a host: anything else would be stored as garbage the dashboard can't show."""
-    if not isinstance(value, str) or not value or len(value) > 2048 or any(c.isspace() for c in value):
-        return False
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    return isinstance(value, str) and len(value) <= 2048 and _IMAGE_URL.fullmatch(value) is not None
 
 
 def _number(value: object) -> float | None:
     """A size: ints, floats and numeric strings ("300", "300.0") alike; None for anything else."""
+    if type(value) is int:  # the usual case, first: this runs for every image of every answer
+        return value if value > 0 else None
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
@@ -39,30 +38,36 @@ def _number(value: object) -> float | None:
     return None
 
 
-def _size(image: Mapping[str, Any]) -> float | None:
-    # Width is what "300 px" means; fall back to height for the rare entry that only has one.
-    for key in ("width", "height"):
-        if (value := _number(image.get(key))) is not None:
-            return value
-    return None
-
-
 def choose_image(images: object) -> str | None:
     """The URL of the image nearest 300 px wide, ties to the larger; None when the list is empty.
 
-    Sizes may be null: if no usable entry has one, the first usable entry wins (Spotify lists widest first).
-    Entries without an http(s) URL are skipped. Raises Malformed when `images` is not a list, or when it
-    lists entries of which none is usable: that is a broken answer, not an item without an image.
+    Sizes may be null: if no usable entry has one, the first usable entry wins (Spotify lists widest first);
+    width is what "300 px" means, height stands in for an entry that only has that. Entries without an
+    http(s) URL are skipped. Raises Malformed when `images` is not a list, or when it lists entries of which
+    none is usable: that is a broken answer, not an item without an image.
     """
     if not isinstance(images, list):
         raise Malformed(f"images is {type(images).__name__}, not a list")
     if not images:
         return None
-    candidates = [im for im in images if isinstance(im, Mapping) and is_image_url(im.get("url"))]
-    if not candidates:
+    first: str | None = None
+    best: str | None = None
+    best_key: tuple[float, float] | None = None
+    for image in images:  # one pass: it runs for every answer
+        if not isinstance(image, dict):
+            continue
+        url = image.get("url")
+        if type(url) is not str or len(url) > 2048 or _IMAGE_URL.fullmatch(url) is None:  # is_image_url, inlined
+            continue
+        if first is None:
+            first = url
+        size = _number(image.get("width"))
+        if size is None:
+            size = _number(image.get("height"))
+        if size is not None:
+            key = (abs(size - PREFERRED_WIDTH), -size)
+            if best_key is None or key < best_key:
+                best, best_key = url, key
+    if first is None:
         raise Malformed("no image entry has an http(s) url")
-    sized = [(size, im) for im in candidates if (size := _size(im)) is not None]
-    if not sized:
-        return str(candidates[0]["url"])
-    _, best = min(sized, key=lambda pair: (abs(pair[0] - PREFERRED_WIDTH), -pair[0]))
-    return str(best["url"])
+    return best if best is not None else first

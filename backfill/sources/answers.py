@@ -58,7 +58,11 @@ def track_answer(body: object, track_id: str) -> Answer:
     if (wrong := _answers_for(body, track_id)) is not None:
         return Answer("failed", why=f"track {track_id}: {wrong}")
     assert isinstance(body, dict)
-    album = body.get("album")
+    return _album_images(body, track_id)
+
+
+def _album_images(track: dict[str, Any], track_id: str) -> Answer:
+    album = track.get("album")
     if not isinstance(album, dict):
         return Answer("failed", why=f"track {track_id}: album is {type(album).__name__}, not an object")
     return Answer.of_images(album.get("images"), f"track {track_id}")
@@ -70,7 +74,11 @@ def artist_answer(body: object, artist_id: str) -> Answer:
     if (wrong := _answers_for(body, artist_id)) is not None:
         return Answer("failed", why=f"artist {artist_id}: {wrong}")
     assert isinstance(body, dict)
-    return Answer.of_images(body.get("images"), f"artist {artist_id}")
+    return _artist_images(body, artist_id)
+
+
+def _artist_images(artist: dict[str, Any], artist_id: str) -> Answer:
+    return Answer.of_images(artist.get("images"), f"artist {artist_id}")
 
 
 def batch_entries(body: object, kind: Literal["tracks", "artists"], ids: Sequence[str]) -> dict[str, Answer]:
@@ -82,7 +90,7 @@ def batch_entries(body: object, kind: Literal["tracks", "artists"], ids: Sequenc
     entries = body.get(kind) if isinstance(body, dict) else None
     if not isinstance(entries, list):
         return {i: Answer("failed", why=f"/{kind}: no list of {kind} in the answer") for i in ids}
-    read = track_answer if kind == "tracks" else artist_answer
+    read = _album_images if kind == "tracks" else _artist_images  # each entry's id is checked here, below
     asked = set(ids)
     found: dict[str, Answer] = {}
     nulls = junk = 0

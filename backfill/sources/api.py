@@ -60,7 +60,7 @@ class SpotifyClient(PacedSource):
     def __init__(
         self, session: aiohttp.ClientSession, tokens: TokenSource, api_url: str, options: ClientOptions
     ) -> None:
-        super().__init__(session, Pace("api", options.rate, options.concurrency), options)
+        super().__init__(session, Pace("api", options.rate, options.concurrency), options, api_url)
         self._tokens = tokens
         self._api = api_url.rstrip("/")
         self._batch: dict[Kind, _BatchSupport] = {"tracks": _BatchSupport(), "artists": _BatchSupport()}
@@ -141,7 +141,9 @@ class SpotifyClient(PacedSource):
     async def _send(self, url: str, params: dict[str, str] | None) -> tuple[Reply, object]:
         token = await self._tokens.get()
         headers = {"Authorization": f"Bearer {token}"}
-        reply = await fetch(self._session, "GET", url, params=params, headers=headers, timeout=self._options.timeout)
+        reply = await fetch(
+            self._session, "GET", url, params=params, headers=headers, timeout=self._options.timeout, via=self._via
+        )
         if reply.status in (200, 404):
             self._refused.clear()
         return reply, token

@@ -96,6 +96,7 @@ async def fetch(
     headers: dict[str, str] | None = None,
     data: dict[str, str] | None = None,
     allow_redirects: bool = True,
+    via: dict[str, Any] | None = None,
 ) -> Reply:
     """One request; a Reply whatever the server did (status 0 when no answer, or no readable one, came)."""
     try:
@@ -107,7 +108,7 @@ async def fetch(
             data=data,
             allow_redirects=allow_redirects,
             timeout=aiohttp.ClientTimeout(total=timeout),
-            **proxy_for(url),
+            **(proxy_for(url) if via is None else via),  # `via`: looked up once per source, not per request
         ) as resp:
             retry_after = parse_retry_after(resp.headers.get("Retry-After"), resp.headers.get("Date"))
             status, location = resp.status, resp.headers.get("Location")
@@ -147,8 +148,9 @@ class PacedSource:
 
     name = "source"
 
-    def __init__(self, session: aiohttp.ClientSession, pace: Pace, options: ClientOptions) -> None:
+    def __init__(self, session: aiohttp.ClientSession, pace: Pace, options: ClientOptions, base_url: str) -> None:
         self._session = session
+        self._via = proxy_for(base_url)  # the environment's proxy for this source, looked up once
         self.pace = pace
         self._options = options
         self.requests: Counter[str] = Counter()  # per kind, every request sent (retries included)
@@ -156,7 +158,8 @@ class PacedSource:
 
     async def _send(self, url: str, params: dict[str, str] | None) -> tuple[Reply, object]:
         """Send once; the reply, and whatever `_judge` needs to know of how it was sent (e.g. the token)."""
-        return await fetch(self._session, "GET", url, params=params, timeout=self._options.timeout), None
+        reply = await fetch(self._session, "GET", url, params=params, timeout=self._options.timeout, via=self._via)
+        return reply, None
 
     async def _judge(self, reply: Reply, path: str, sent_with: object) -> Json | bool | None:
         """A status the loop does not handle itself: a body, None (not found), True (send again) or raise."""

@@ -20,7 +20,8 @@ class OEmbedClient(PacedSource):
     name = "oembed"
 
     def __init__(self, session: aiohttp.ClientSession, oembed_url: str, options: ClientOptions) -> None:
-        super().__init__(session, Pace("oembed", options.rate, options.concurrency, adaptive=True), options)
+        pace = Pace("oembed", options.rate, options.concurrency, adaptive=True)
+        super().__init__(session, pace, options, oembed_url)
         # No trailing slash: `/oembed/` answered 404 in a reported outage.
         self._url = oembed_url.rstrip("/")
 
