@@ -156,7 +156,8 @@ def undo(store: Store, *, last: bool = False, since: datetime | None = None) -> 
     """Put back the old values of the last refresh run (or of every change at or after `since`, UTC).
 
     Newest change first, each guarded by "the column still holds the value the refresh wrote". One
-    transaction: all of it, or nothing.
+    transaction: all of it, or nothing. Set-based: a round undoes at most one change per row (its newest one
+    left), in one UPDATE per table, so a row changed by several runs is walked back in order.
     """
     result = UndoResult(None, {"tracks": 0, "artists": 0}, [])
     if not has_journal(store):
@@ -172,19 +173,42 @@ def undo(store: Store, *, last: bool = False, since: datetime | None = None) -> 
             f"WHERE undone_at IS NULL AND {where} ORDER BY seq DESC",
             params,
         ).fetchall()
-        now = utcnow()
-        for seq, log_kind, row_key, old, new in entries:
-            kind = "tracks" if log_kind == "track" else "artists"
+        rounds: list[list[tuple[Any, ...]]] = []
+        seen: dict[tuple[str, str], int] = {}  # (kind, row key) → changes of that row met so far
+        for entry in entries:
+            n = seen[entry[1], entry[2]] = seen.get((entry[1], entry[2]), 0) + 1
+            if n > len(rounds):
+                rounds.append([])
+            rounds[n - 1].append(entry)
+        undone: list[int] = []
+        kept: list[tuple[int, str, str]] = []
+        for batch in rounds:
+            for kind, (log_kind, table, key, column, _) in _TABLES.items():
+                mine = [e for e in batch if e[1] == log_kind]
+                if not mine:
+                    continue
+                restored = {
+                    k
+                    for (k,) in con.execute(
+                        f"""UPDATE {table} AS t SET {column} = u.old
+                            FROM (SELECT unnest($1::VARCHAR[]) AS k, unnest($2::VARCHAR[]) AS old,
+                                         unnest($3::VARCHAR[]) AS new) u
+                            WHERE t.{key} = u.k AND t.{column} = u.new RETURNING t.{key}""",
+                        [[e[2] for e in mine], [e[3] for e in mine], [e[4] for e in mine]],
+                    ).fetchall()
+                }
+                result.restored[kind] += sum(e[2] in restored for e in mine)
+                undone += [e[0] for e in mine if e[2] in restored]
+                kept += [(e[0], kind, e[2]) for e in mine if e[2] not in restored]
+        if undone:
+            con.execute(
+                f"UPDATE {JOURNAL_TABLE} SET undone_at = $1 WHERE seq IN (SELECT unnest($2::BIGINT[]))",
+                [utcnow(), undone],
+            )
+        for _, kind, row_key in sorted(kept, reverse=True):
             _, table, key, column, _ = _TABLES[kind]
-            done = con.execute(
-                f"UPDATE {table} SET {column} = ? WHERE {key} = ? AND {column} = ? RETURNING 1", [old, row_key, new]
-            ).fetchall()
-            if done:
-                con.execute(f"UPDATE {JOURNAL_TABLE} SET undone_at = ? WHERE seq = ?", [now, seq])
-                result.restored[kind] += 1
-            else:
-                row = con.execute(f"SELECT {column} FROM {table} WHERE {key} = ?", [row_key]).fetchone()
-                result.kept.append((kind, row_key, row[0] if row else None))
+            row = con.execute(f"SELECT {column} FROM {table} WHERE {key} = ?", [row_key]).fetchone()
+            result.kept.append((kind, row_key, row[0] if row else None))
     return result
 
 

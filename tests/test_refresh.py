@@ -302,3 +302,23 @@ def test_a_journal_with_a_key_from_an_earlier_version_is_rebuilt_plain(
     assert constraints_and_indexes(db) == [] and journal(db) == entries
     assert cli("undo", "--db", db, "--last").code == 0
     assert all(not standing for *_, standing in journal(db))
+
+
+def test_undo_walks_a_row_changed_by_two_refreshes_back_to_its_first_value(
+    cli, filled: Path, world: World, monkeypatch
+) -> None:
+    db = filled
+    before = images(db)
+    ((start,),) = table(db, "SELECT current_timestamp::TIMESTAMP")  # UTC, as the journal's times
+    first = changed_world(world, db)
+    second = copy.deepcopy(first)
+    for album in second.catalog.albums.values():  # every cover changes again
+        album.images = [Image(im.url[:-6] + "dddddd", im.width, im.height) for im in album.images]
+    for now in (first, second):
+        with serving(now, monkeypatch):
+            assert cli("run", "--db", db, "--refresh", *FAST).code == 0
+    twice = table(db, "SELECT count(*) FROM (SELECT row_key FROM backfill_journal GROUP BY 1 HAVING count(*) = 2)")
+    assert twice[0][0] > 0
+    result = cli("undo", "--db", db, "--since", start.isoformat() + "+00:00", "--json")
+    assert result.code == 0, result.err
+    assert images(db) == before and result.json["kept"] == []
