@@ -164,7 +164,7 @@ def test_sigkill_anywhere_leaves_a_file_that_opens_right_and_a_rerun_completes(
 ) -> None:
     slow(emulator)
     others = other_columns(db_path)
-    proc = start_backfill(db_path, "--rate", "40")
+    proc = start_backfill(db_path, "--rate", "40", "--source", "api")  # its Web API traffic shows the progress
     deadline = time.monotonic() + HANG_GUARD
     if when == "fetching":
         wait_for_requests(emulator, proc, 60)
