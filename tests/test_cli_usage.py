@@ -102,7 +102,7 @@ def test_setup_errors_also_answer_in_json(cli, tmp_path: Path, args: list[str], 
 
 def test_missing_credentials_answer_in_json(cli, db_path: Path) -> None:
     before = digest(db_path)
-    result = cli("run", "--db", db_path, "--json")
+    result = cli("run", "--db", db_path, "--source", "api", "--json")  # auto would use oEmbed, which needs none
     assert result.code == 2
     assert "SPOTIFY_CLIENT_ID" in result.json["error"] and result.json["stopped"] == "error"
     assert digest(db_path) == before
