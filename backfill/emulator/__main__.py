@@ -150,18 +150,23 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=30.0,
         help="oEmbed's rolling window, in seconds (default 30)",
     )
-    add("--oembed-no-retry-after", action="store_true", help="oEmbed's 429s carry no Retry-After header")
+    add(
+        "--oembed-no-retry-after",
+        action="store_true",
+        help="oEmbed's 429s carry no Retry-After header (default: they do)",
+    )
     add(
         "--fault-mode",
         choices=faults.MODES,
         metavar="NAME",
-        help="answer API calls with a broken answer of this kind, for tests: " + ", ".join(faults.MODES),
+        help="a broken answer of this kind to API calls, for tests (default: none): " + ", ".join(faults.MODES),
     )
     add("--fault-count", metavar="N", type=int, default=None, help="how many answers get the fault (default all)")
     add(
         "--local-images",
         action="store_true",
-        help="image URLs on this server's own /image/ path, so pages load them offline (the demo's page)",
+        help="image URLs on this server's own /image/ path, so pages load them offline, as the demo's page does "
+        "(default: Spotify's CDN URLs)",
     )
     return parser.parse_args(argv)
 
