@@ -418,14 +418,15 @@ def cmd_undo(args: argparse.Namespace) -> int:
             raise UsageError(f"--since: not an ISO 8601 time: {args.since!r}") from None
         since = since.astimezone(UTC).replace(tzinfo=None)  # a time without zone is local time
     settings = load_settings(args.db)
-    store = Store.open(settings.db_path, read_only=True, need_artists=False)
+    # Like verify: a run holds the file only while it writes a batch, so wait a little for it to let go.
+    store = Store.open(settings.db_path, read_only=True, need_artists=False, lock_timeout=VERIFY_LOCK_TIMEOUT)
     try:
         writes = has_journal(store)  # no refresh ever ran: nothing to undo, and no need to open for writing
         result = undo(store, last=args.last, since=since) if not writes else None
     finally:
         store.close()
     if result is None:
-        store = Store.open(settings.db_path, read_only=False, need_artists=False)
+        store = Store.open(settings.db_path, read_only=False, need_artists=False, lock_timeout=VERIFY_LOCK_TIMEOUT)
         try:
             result = undo(store, last=args.last, since=since)
         finally:

@@ -1,145 +1,82 @@
 """`run --refresh` and `undo`: fetch again the images already stored, replace the ones Spotify changed, and
 put them back on request.
 
-A refresh is an ordinary run through the same pipeline (pacing, quota, Retry-After, album grouping), over a
-store whose queue holds the ids of rows that HAVE an image, and whose writer replaces a value only where
-Spotify now serves a different one. Each replacement is journaled, in the same transaction as the UPDATE,
-in the tool's own table `backfill_journal` (old value, new value, time), so a run stopped by the quota or by
+A refresh is an ordinary run through the same pipeline (sources, pacing, quota, Retry-After, album grouping),
+over a store whose plan queues the ids of rows that HAVE an image, and whose writer replaces a value only where
+Spotify now serves a different image. Each replacement is journaled, in the same transaction as the UPDATE, in
+the tool's own table `backfill_journal` (old value, new value, time), so a run stopped by the quota or by
 Ctrl-C journals exactly what it changed. `undo` restores old values newest first, each guarded by "the value
 is still the one we wrote": a value changed since is left alone.
+
+"A different image" compares image ids, not URLs, when both values are Spotify CDN URLs
+(`https://i.scdn.co/image/<id>`, `https://<name>.spotifycdn.com/image/<id>`): every host serves every id, and
+the Web API and oEmbed hand out the same image on different hosts, so switching `--source` replaces nothing.
+The id names the size too (its prefix), so a photo stored at another size than a run would choose is replaced.
+Any other value is compared as a whole URL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 
-from backfill.ids import SQL_ID_RE, SQL_TRACK_URI_RE, TRACK_URI_PREFIX
-from backfill.store import ARTIST_QUEUE, TRACK_QUEUE, KindPlan, MissFilter, Outcome, Plan, Store, _one, _utcnow
-
-JOURNAL = "backfill_journal"
-CHECKED = "backfill_refreshed"  # when a refresh last had an answer for an id: what --older-than reads
+from backfill.ids import TRACK_URI_PREFIX
+from backfill.records import LogKind, MissFilter, Outcome, Plan, utcnow
+from backfill.schema import JOURNAL_TABLE, OWN_DDL, REFRESHED_TABLE, one
+from backfill.store import Store
 
 # (kind in the journal, table, key column, image column, the column the fetched id is matched on)
 _TABLES = {
     "tracks": ("track", "tracks", "spotify_track_uri", "album_image_url", "spotify_track_uri"),
     "artists": ("artist", "artists", "artist_name", "image_url", "spotify_artist_id"),
 }
+_CDN_IMAGE = r"https://(?:i\.scdn\.co|[0-9a-z-]+\.spotifycdn\.com)/image/([0-9A-Za-z]+)"
+
+
+def _image(column: str) -> str:
+    """SQL: what identifies the image a value shows (the image id of a Spotify CDN URL, else the value)."""
+    cdn = f"'{_CDN_IMAGE}'"
+    return f"CASE WHEN regexp_full_match({column}, {cdn}) THEN regexp_extract({column}, {cdn}, 1) ELSE {column} END"
 
 
 class RefreshStore(Store):
     """A Store whose plan queues rows that have an image, and whose apply replaces changed ones, journaled."""
 
+    _IMAGE = "IS NOT NULL"
     older_than_days: float | None = None  # skip ids a refresh had an answer for within this many days
     run_id: datetime | None = None  # the journal's name for this run: when it started (UTC)
-    replaced: dict[str, int]  # per kind: rows whose image this run replaced (set by plan)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.replaced = {"tracks": 0, "artists": 0}  # per kind: rows whose image this run replaced (committed)
 
     def plan(self, misses: MissFilter, kinds: Sequence[str] = ("tracks", "artists")) -> Plan:
-        con, s = self._con, self.schema
-        self._pending = {"tracks": 0, "artists": 0}
-        self._retrying = False
-        self.replaced = {"tracks": 0, "artists": 0}
-        self.run_id = self.run_id or _utcnow()
-        cutoff = None
-        if self.older_than_days is not None and _has_table(con, CHECKED):
-            try:
-                cutoff = _utcnow() - timedelta(days=self.older_than_days)
-            except OverflowError:  # more days than the calendar holds: every id checked is recent enough
-                cutoff = datetime(1, 1, 1)
-        tracks, artists = KindPlan(), KindPlan()
-        n = "coalesce(p.n, 0)" if s.has_plays else "0"
+        self.run_id = self.run_id or utcnow()
+        return super().plan(misses, kinds)
 
-        def skip(kind: str) -> tuple[str, list[object]]:
-            if cutoff is None:
-                return "FALSE", []
-            sql = f"EXISTS (SELECT 1 FROM {CHECKED} r WHERE r.kind = ? AND r.spotify_id = c.id AND r.checked_at > ?)"
-            return sql, [kind, cutoff]
+    def _remembered(self, kind: LogKind, misses: MissFilter) -> tuple[str, list[Any]]:
+        """Skip the ids a refresh had an answer for since the --older-than cutoff (remembered misses are not
+        skipped: their rows have an image to check)."""
+        if self.older_than_days is None or not self.schema.has_refreshed:
+            return "FALSE", []
+        try:
+            cutoff = utcnow() - timedelta(days=self.older_than_days)
+        except OverflowError:  # more days than the calendar holds: every id checked is recent enough
+            cutoff = datetime(1, 1, 1)
+        checked = f"SELECT 1 FROM {REFRESHED_TABLE} r WHERE r.kind = ? AND r.spotify_id = c.id AND r.checked_at > ?"
+        return f"EXISTS ({checked})", [kind, cutoff]
 
-        if "tracks" in kinds:
-            grp = (
-                "CASE WHEN t.album_name IS NOT NULL AND t.primary_artist_name IS NOT NULL "
-                "THEN hash(t.album_name, t.primary_artist_name) END"
-                if s.has_album_grouping
-                else "NULL::UBIGINT"
-            )
-            plays = (
-                "LEFT JOIN (SELECT spotify_track_uri, count(*) AS n FROM plays GROUP BY 1) p USING (spotify_track_uri)"
-                if s.has_plays
-                else ""
-            )
-            cond, params = skip("track")
-            # Album groups stay together, most-played group first, as in a normal run.
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE {TRACK_QUEUE} AS
-                    WITH c AS (SELECT substr(t.spotify_track_uri, {len(TRACK_URI_PREFIX) + 1}) AS id,
-                                      any_value({grp}) AS grp, max({n}) AS plays
-                               FROM tracks t {plays}
-                               WHERE t.album_image_url IS NOT NULL
-                                 AND regexp_full_match(t.spotify_track_uri, '{SQL_TRACK_URI_RE}') GROUP BY 1),
-                         q AS (SELECT id, grp, plays, {cond} AS skip FROM c)
-                    SELECT id, grp, skip FROM q
-                    ORDER BY skip, max(plays) OVER (PARTITION BY skip, coalesce(grp, hash(id))) DESC, grp NULLS LAST,
-                             plays DESC, id""",
-                params,
-            )
-            tracks.missing_rows = _one(con, "SELECT count(album_image_url) FROM tracks")
-            tracks.ids, tracks.pending = _one(
-                con, f"SELECT count(*), count(*) FILTER (WHERE NOT skip) FROM {TRACK_QUEUE}"
-            )
-            tracks.invalid = tracks.missing_rows - _one(
-                con,
-                f"SELECT count(*) FROM tracks WHERE album_image_url IS NOT NULL "
-                f"AND regexp_full_match(spotify_track_uri, '{SQL_TRACK_URI_RE}')",
-            )
-            tracks.remembered = tracks.ids - tracks.pending
-            singles, grouped, groups = _one(
-                con,
-                f"""SELECT count(*) FILTER (WHERE n = 1 AND NOT skip),
-                           coalesce(sum(n) FILTER (WHERE n > 1 AND NOT skip), 0),
-                           count(*) FILTER (WHERE n > 1 AND NOT skip)
-                    FROM (SELECT skip, count(*) AS n FROM {TRACK_QUEUE}
-                          GROUP BY skip, CASE WHEN grp IS NULL THEN id END, grp)""",
-            )
-            tracks.groups = {"singles": singles, "grouped_tracks": grouped, "groups": groups}
-            self._pending["tracks"] = tracks.pending
-        if "artists" in kinds and s.has_artists:
-            plays = (
-                "LEFT JOIN (SELECT artist_name, count(*) AS n FROM plays GROUP BY 1) p USING (artist_name)"
-                if s.has_plays
-                else ""
-            )
-            cond, params = skip("artist")
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE {ARTIST_QUEUE} AS
-                    WITH c AS (SELECT a.spotify_artist_id AS id, sum({n}) AS plays
-                               FROM artists a {plays}
-                               WHERE a.image_url IS NOT NULL AND regexp_full_match(a.spotify_artist_id, '{SQL_ID_RE}')
-                               GROUP BY 1)
-                    SELECT id, NULL::VARCHAR[] AS names, {cond} AS skip FROM c ORDER BY skip, plays DESC, id""",
-                params,
-            )
-            artists.missing_rows = _one(con, "SELECT count(image_url) FROM artists")
-            artists.ids, artists.pending = _one(
-                con, f"SELECT count(*), count(*) FILTER (WHERE NOT skip) FROM {ARTIST_QUEUE}"
-            )
-            artists.invalid = artists.missing_rows - _one(
-                con,
-                f"SELECT count(*) FROM artists WHERE image_url IS NOT NULL "
-                f"AND regexp_full_match(spotify_artist_id, '{SQL_ID_RE}')",
-            )
-            artists.remembered = artists.ids - artists.pending
-            self._pending["artists"] = artists.pending
-        return Plan(tracks, artists)
-
-    def apply(self, outcomes: Sequence[Outcome]) -> None:
+    def apply(self, outcomes: Sequence[Outcome]) -> dict[str, int]:
         """Replace the values Spotify changed, journal each one, and note every id that got an answer.
 
-        A miss (not found, no image) keeps the stored value: a refresh never removes an image.
+        A miss (not found, no image) keeps the stored value: a refresh never removes an image. Returns the rows
+        replaced per kind, as committed.
         """
+        replaced = {"tracks": 0, "artists": 0}
         urls: dict[str, dict[str, str]] = {"tracks": {}, "artists": {}}
         answered: dict[tuple[str, str], None] = {}
         for o in outcomes:
@@ -148,24 +85,34 @@ class RefreshStore(Store):
             if o.status != "failed":
                 answered[(_TABLES[o.kind][0], o.id)] = None
         if not answered:
-            return
-        con = self._con
-        now = _utcnow()
-        con.execute("BEGIN TRANSACTION")
-        try:
-            _ensure_tables(con)
+            return replaced
+        now = utcnow()
+        with self.transaction() as con:
+            self._ensure_tables(con)
             for kind, changed in urls.items():
                 if changed:
-                    self.replaced[kind] += _replace(con, kind, changed, self.run_id or now, now)
+                    replaced[kind] = _replace(con, kind, changed, self.run_id or now, now)
+            # An upsert by hand (no key: see schema.py), in the same transaction, so never two rows.
+            keys = [[k for k, _ in answered], [i for _, i in answered]]
             con.execute(
-                f"""INSERT OR REPLACE INTO {CHECKED}
-                    SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), $3""",
-                [[k for k, _ in answered], [i for _, i in answered], now],
+                f"""DELETE FROM {REFRESHED_TABLE} WHERE (kind, spotify_id) IN
+                    (SELECT (unnest($1::VARCHAR[]), unnest($2::VARCHAR[])))""",
+                keys,
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            con.execute(
+                f"INSERT INTO {REFRESHED_TABLE} SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), $3", [*keys, now]
+            )
+        for kind, n in replaced.items():
+            self.replaced[kind] += n
+        return replaced
+
+    def _ensure_tables(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create the journal and the refreshed table on the first write (rolled back with the transaction)."""
+        if not self.schema.has_journal:
+            con.execute(OWN_DDL[JOURNAL_TABLE].format(name=JOURNAL_TABLE))
+        if not self.schema.has_refreshed:
+            con.execute(OWN_DDL[REFRESHED_TABLE].format(name=REFRESHED_TABLE))
+        self.schema = replace(self.schema, has_journal=True, has_refreshed=True)
 
 
 def _replace(con: duckdb.DuckDBPyConnection, kind: str, changed: dict[str, str], run: datetime, now: datetime) -> int:
@@ -173,50 +120,21 @@ def _replace(con: duckdb.DuckDBPyConnection, kind: str, changed: dict[str, str],
     log_kind, table, key, column, match = _TABLES[kind]
     ids = [TRACK_URI_PREFIX + i for i in changed] if kind == "tracks" else list(changed)
     new = "(SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url)"
-    differs = f"t.{match} = u.id AND t.{column} IS NOT NULL AND t.{column} <> u.url"
-    (n,) = con.execute(
-        f"""INSERT INTO {JOURNAL} (seq, run_id, kind, row_key, old_value, new_value, changed_at)
-            SELECT (SELECT coalesce(max(seq), 0) FROM {JOURNAL}) + row_number() OVER (ORDER BY t.{key}),
+    differs = f"t.{match} = u.id AND t.{column} IS NOT NULL AND {_image(f't.{column}')} <> {_image('u.url')}"
+    n = one(
+        con,
+        f"""INSERT INTO {JOURNAL_TABLE} (seq, run_id, kind, row_key, old_value, new_value, changed_at)
+            SELECT (SELECT coalesce(max(seq), 0) FROM {JOURNAL_TABLE}) + row_number() OVER (ORDER BY t.{key}),
                    $3, $4, t.{key}, t.{column}, u.url, $5
             FROM {table} t JOIN {new} u ON {differs}""",
         [ids, list(changed.values()), run, log_kind, now],
-    ).fetchone() or (0,)
+    )
     if n:
+        # The same condition as the journal's: inside one transaction with the file locked, the same rows.
         con.execute(
-            f"UPDATE {table} AS t SET {column} = u.url FROM {new} u WHERE {differs}",
-            [ids, list(changed.values())],
+            f"UPDATE {table} AS t SET {column} = u.url FROM {new} u WHERE {differs}", [ids, list(changed.values())]
         )
     return int(n)
-
-
-def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        f"""CREATE TABLE IF NOT EXISTS {JOURNAL} (
-                seq BIGINT PRIMARY KEY,          -- order of the changes
-                run_id TIMESTAMP NOT NULL,       -- the refresh run that made it (its start, UTC)
-                kind VARCHAR NOT NULL,           -- 'track' (row_key: spotify_track_uri) or 'artist' (artist_name)
-                row_key VARCHAR NOT NULL,
-                old_value VARCHAR NOT NULL,
-                new_value VARCHAR NOT NULL,
-                changed_at TIMESTAMP NOT NULL,   -- UTC
-                undone_at TIMESTAMP)             -- UTC; NULL while the change stands"""
-    )
-    con.execute(
-        f"""CREATE TABLE IF NOT EXISTS {CHECKED} (
-                kind VARCHAR NOT NULL, spotify_id VARCHAR NOT NULL, checked_at TIMESTAMP NOT NULL,
-                PRIMARY KEY (kind, spotify_id))"""
-    )
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(
-        _one(
-            con,
-            "SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = 'main' AND table_name = ?",
-            [name],
-        )
-    )
 
 
 # -- undo ---------------------------------------------------------------------------------------
@@ -226,61 +144,72 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 class UndoResult:
     run_id: datetime | None  # with --last: the run undone
     restored: dict[str, int]  # per kind ('tracks', 'artists'): old values put back
-    kept: list[tuple[str, str, str]]  # (kind, row key, value now): changed since the refresh, left alone
+    kept: list[tuple[str, str, str | None]]  # (kind, row key, value now): changed since the refresh, left alone
 
 
 def has_journal(store: Store) -> bool:
-    return _has_table(store._con, JOURNAL)
+    store.reader()  # attaches the file if it is not, and reads its schema
+    return store.schema.has_journal
 
 
 def undo(store: Store, *, last: bool = False, since: datetime | None = None) -> UndoResult:
     """Put back the old values of the last refresh run (or of every change at or after `since`, UTC).
 
     Newest change first, each guarded by "the column still holds the value the refresh wrote". One
-    transaction: all of it, or nothing.
+    transaction: all of it, or nothing. Set-based: a round undoes at most one change per row (its newest one
+    left), in one UPDATE per table, so a row changed by several runs is walked back in order.
     """
-    con = store._con
     result = UndoResult(None, {"tracks": 0, "artists": 0}, [])
-    if not _has_table(con, JOURNAL):
+    if not has_journal(store):
         return result
-    if last:
-        result.run_id = _one(con, f"SELECT max(run_id) FROM {JOURNAL}")
-        where, params = "run_id = ?", [result.run_id]
-    else:
-        where, params = "changed_at >= ?", [since]
-    entries = con.execute(
-        f"SELECT seq, kind, row_key, old_value, new_value FROM {JOURNAL} "
-        f"WHERE undone_at IS NULL AND {where} ORDER BY seq DESC",
-        params,
-    ).fetchall()
-    now = _utcnow()
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for seq, log_kind, row_key, old, new in entries:
-            kind = "tracks" if log_kind == "track" else "artists"
+    with store.transaction() as con:
+        if last:
+            result.run_id = one(con, f"SELECT max(run_id) FROM {JOURNAL_TABLE}")
+            where, params = "run_id = ?", [result.run_id]
+        else:
+            where, params = "changed_at >= ?", [since]
+        entries = con.execute(
+            f"SELECT seq, kind, row_key, old_value, new_value FROM {JOURNAL_TABLE} "
+            f"WHERE undone_at IS NULL AND {where} ORDER BY seq DESC",
+            params,
+        ).fetchall()
+        rounds: list[list[tuple[Any, ...]]] = []
+        seen: dict[tuple[str, str], int] = {}  # (kind, row key) → changes of that row met so far
+        for entry in entries:
+            n = seen[entry[1], entry[2]] = seen.get((entry[1], entry[2]), 0) + 1
+            if n > len(rounds):
+                rounds.append([])
+            rounds[n - 1].append(entry)
+        undone: list[int] = []
+        kept: list[tuple[int, str, str]] = []
+        for batch in rounds:
+            for kind, (log_kind, table, key, column, _) in _TABLES.items():
+                mine = [e for e in batch if e[1] == log_kind]
+                if not mine:
+                    continue
+                restored = {
+                    k
+                    for (k,) in con.execute(
+                        f"""UPDATE {table} AS t SET {column} = u.old
+                            FROM (SELECT unnest($1::VARCHAR[]) AS k, unnest($2::VARCHAR[]) AS old,
+                                         unnest($3::VARCHAR[]) AS new) u
+                            WHERE t.{key} = u.k AND t.{column} = u.new RETURNING t.{key}""",
+                        [[e[2] for e in mine], [e[3] for e in mine], [e[4] for e in mine]],
+                    ).fetchall()
+                }
+                result.restored[kind] += sum(e[2] in restored for e in mine)
+                undone += [e[0] for e in mine if e[2] in restored]
+                kept += [(e[0], kind, e[2]) for e in mine if e[2] not in restored]
+        if undone:
+            con.execute(
+                f"UPDATE {JOURNAL_TABLE} SET undone_at = $1 WHERE seq IN (SELECT unnest($2::BIGINT[]))",
+                [utcnow(), undone],
+            )
+        for _, kind, row_key in sorted(kept, reverse=True):
             _, table, key, column, _ = _TABLES[kind]
-            done = con.execute(
-                f"UPDATE {table} SET {column} = ? WHERE {key} = ? AND {column} = ? RETURNING 1",
-                [old, row_key, new],
-            ).fetchall()
-            if done:
-                con.execute(f"UPDATE {JOURNAL} SET undone_at = ? WHERE seq = ?", [now, seq])
-                result.restored[kind] += 1
-            else:
-                row = con.execute(f"SELECT {column} FROM {table} WHERE {key} = ?", [row_key]).fetchone()
-                result.kept.append((kind, row_key, row[0] if row else None))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            row = con.execute(f"SELECT {column} FROM {table} WHERE {key} = ?", [row_key]).fetchone()
+            result.kept.append((kind, row_key, row[0] if row else None))
     return result
-
-
-def refresh_text(replaced: dict[str, int]) -> str:
-    return (
-        f"Refresh: {replaced['tracks']:,} track images and {replaced['artists']:,} artist photos replaced "
-        "(journaled; `backfill undo --last` puts them back); the others are unchanged."
-    )
 
 
 def undo_json(result: UndoResult) -> dict[str, Any]:

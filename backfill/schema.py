@@ -1,4 +1,5 @@
-"""The shape a run needs: the user's tables (checked, never altered) and the tool's own `backfill_log`."""
+"""The shape a run needs: the user's tables (checked, never altered) and the tool's own tables (`backfill_log`;
+`backfill_journal` and `backfill_refreshed`, written by `run --refresh`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import duckdb
 from backfill.dbfile import StoreError
 
 LOG_TABLE = "backfill_log"
-LOG_REBUILT = "backfill_log_rebuilt"
+JOURNAL_TABLE = "backfill_journal"  # every image a refresh replaced: what `backfill undo` puts back
+REFRESHED_TABLE = "backfill_refreshed"  # when a refresh last had an answer for an id: what --older-than reads
+REBUILT = "{name}_rebuilt"
 # No key, no index, no constraint: DuckDB 2.0 writes index data that DuckDB 1.x cannot read, and the user's file
 # must stay readable by the DuckDB that made it. Upserts are DELETE + INSERT in one transaction.
 LOG_DDL = """CREATE TABLE {name} (
@@ -19,6 +22,22 @@ LOG_DDL = """CREATE TABLE {name} (
     outcome VARCHAR,       -- 'not_found' or 'no_image'
     checked_at TIMESTAMP   -- UTC
 )"""
+JOURNAL_DDL = """CREATE TABLE {name} (
+    seq BIGINT,            -- order of the changes (max + 1: the file's lock serialises writers)
+    run_id TIMESTAMP,      -- the refresh run that made it (its start, UTC)
+    kind VARCHAR,          -- 'track' (row_key: spotify_track_uri) or 'artist' (row_key: artist_name)
+    row_key VARCHAR,
+    old_value VARCHAR,
+    new_value VARCHAR,
+    changed_at TIMESTAMP,  -- UTC
+    undone_at TIMESTAMP    -- UTC; NULL while the change stands
+)"""
+REFRESHED_DDL = """CREATE TABLE {name} (
+    kind VARCHAR,          -- 'track' or 'artist'
+    spotify_id VARCHAR,
+    checked_at TIMESTAMP   -- UTC
+)"""
+OWN_DDL = {LOG_TABLE: LOG_DDL, JOURNAL_TABLE: JOURNAL_DDL, REFRESHED_TABLE: REFRESHED_DDL}
 
 
 @dataclass(frozen=True)
@@ -28,7 +47,9 @@ class Schema:
     has_primary_artist_id: bool
     has_album_grouping: bool
     has_log: bool
-    log_repair: bool = False  # the log has a key or index (an earlier version of this tool): rebuild it plain
+    log_repair: bool = False  # an own table has a key or index (an earlier version of this tool): rebuild it plain
+    has_journal: bool = False
+    has_refreshed: bool = False
 
 
 _REQUIRED = {
@@ -36,7 +57,13 @@ _REQUIRED = {
     "artists": ("artist_name", "spotify_artist_id", "image_url"),
 }
 _TEXT = "VARCHAR"
-_LOG_SHAPE = [("kind", _TEXT), ("spotify_id", _TEXT), ("outcome", _TEXT), ("checked_at", "TIMESTAMP")]
+_TIME = "TIMESTAMP"
+_OWN_SHAPES = {
+    LOG_TABLE: [("kind", _TEXT), ("spotify_id", _TEXT), ("outcome", _TEXT), ("checked_at", _TIME)],
+    JOURNAL_TABLE: [("seq", "BIGINT"), ("run_id", _TIME), ("kind", _TEXT), ("row_key", _TEXT), ("old_value", _TEXT),
+                    ("new_value", _TEXT), ("changed_at", _TIME), ("undone_at", _TIME)],
+    REFRESHED_TABLE: [("kind", _TEXT), ("spotify_id", _TEXT), ("checked_at", _TIME)],
+}  # fmt: skip
 
 
 def check_schema(con: duckdb.DuckDBPyConnection, need_artists: bool) -> Schema:
@@ -70,20 +97,24 @@ def check_schema(con: duckdb.DuckDBPyConnection, need_artists: bool) -> Schema:
                     f"table '{table}': column '{name}' is {columns[table][name]}, not text (VARCHAR) as in a "
                     "spotify-wrapped history"
                 )
-    if LOG_TABLE in views:
-        raise StoreError(f"'{LOG_TABLE}' is a view, but that name is this tool's own table: rename or drop the view")
+    for name, shape in _OWN_SHAPES.items():
+        if name in views:
+            raise StoreError(f"'{name}' is a view, but that name is this tool's own table: rename or drop the view")
+        own = columns.get(name)
+        if own is not None and list(own.items()) != shape:
+            found = ", ".join(f"{c} {t}" for c, t in own.items())
+            wanted = ", ".join(f"{c} {t}" for c, t in shape)
+            raise StoreError(f"table '{name}' ({found}) is not the one this tool keeps ({wanted}): rename or drop it")
     log = columns.get(LOG_TABLE)
-    if log is not None and list(log.items()) != _LOG_SHAPE:
-        found = ", ".join(f"{c} {t}" for c, t in log.items())
-        wanted = ", ".join(f"{c} {t}" for c, t in _LOG_SHAPE)
-        raise StoreError(f"table '{LOG_TABLE}' ({found}) is not the one this tool keeps ({wanted}): rename or drop it")
     return Schema(
         has_artists=text("artists", *_REQUIRED["artists"]),
         has_plays=text("plays", "spotify_track_uri", "artist_name"),
         has_primary_artist_id=text("tracks", "primary_artist_id", "primary_artist_name"),
         has_album_grouping={"album_name", "primary_artist_name"} <= columns["tracks"].keys(),
         has_log=log is not None,
-        log_repair=log is not None and _has_key_or_index(con, LOG_TABLE),
+        log_repair=any(name in columns and _has_key_or_index(con, name) for name in _OWN_SHAPES),
+        has_journal=JOURNAL_TABLE in columns,
+        has_refreshed=REFRESHED_TABLE in columns,
     )
 
 
@@ -94,18 +125,22 @@ def _has_key_or_index(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(keys or indexes)
 
 
-def repair_log(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild a log made by an earlier version of this tool (with a PRIMARY KEY) as a plain table.
+def repair_own_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild the tables of ours that an earlier version of this tool made with a PRIMARY KEY as plain tables.
 
     That key's index, written by DuckDB 2.0, made the file unreadable for the DuckDB that created it (1.0,
-    0.10); the rebuilt table keeps every row, and the file becomes readable there again.
+    0.10); the rebuilt tables keep every row, and the file becomes readable there again.
     """
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(LOG_DDL.format(name=LOG_REBUILT))
-        con.execute(f"INSERT INTO {LOG_REBUILT} SELECT kind, spotify_id, outcome, checked_at FROM {LOG_TABLE}")
-        con.execute(f"DROP TABLE {LOG_TABLE}")
-        con.execute(f"ALTER TABLE {LOG_REBUILT} RENAME TO {LOG_TABLE}")
+        for name, shape in _OWN_SHAPES.items():
+            if not _has_key_or_index(con, name):
+                continue
+            rebuilt = REBUILT.format(name=name)
+            con.execute(OWN_DDL[name].format(name=rebuilt))
+            con.execute(f"INSERT INTO {rebuilt} SELECT {', '.join(c for c, _ in shape)} FROM {name}")
+            con.execute(f"DROP TABLE {name}")
+            con.execute(f"ALTER TABLE {rebuilt} RENAME TO {name}")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -4,8 +4,8 @@ Rules this module keeps:
 - Only NULL image columns are filled, and every UPDATE says so in its WHERE clause, so a value written by
   someone else meanwhile is never overwritten. No row of the user's tables is inserted or deleted.
 - Writes are set-based: one statement per batch of rows (lists passed as parameters and unnested).
-- The user's schema is never created or altered; the only table of our own, `backfill_log`, appears with the
-  first write of a run.
+- The user's schema is never created or altered; our own table, `backfill_log`, appears with the first write of
+  a run (backfill.refresh adds two more).
 - The file is attached only while it is read or written (backfill.attach): the plan is read, then the file is
   released; each batch attaches it for writing, and the writer releases it when it has nothing more to write.
 - All methods are blocking: callers in the event loop run them on one dedicated thread.
@@ -26,7 +26,7 @@ from backfill.attach import Attachment, Mode
 from backfill.dbfile import StoreError, refuse_if_unkeepable, refuse_if_unwritable, sniff
 from backfill.ids import SQL_ID_RE, SQL_TRACK_URI_RE, TRACK_URI_PREFIX
 from backfill.records import NEVER, REMEMBERED, KindPlan, LogKind, MissFilter, Outcome, Plan, Status, utcnow
-from backfill.schema import LOG_DDL, LOG_TABLE, Schema, check_schema, one, repair_log
+from backfill.schema import LOG_DDL, LOG_TABLE, Schema, check_schema, one, repair_own_tables
 
 __all__ = ["KindPlan", "MissFilter", "Outcome", "Plan", "Status", "Store", "StoreError"]
 
@@ -36,6 +36,9 @@ PAGE_ROWS = 2048
 
 
 class Store:
+    # Which rows the plan queues: those whose image is NULL (a run), or those that have one (a refresh).
+    _IMAGE = "IS NULL"
+
     def __init__(self, link: Attachment, need_artists: bool) -> None:
         self._link = link
         self.path = link.path
@@ -78,7 +81,7 @@ class Store:
             return
         self.schema = check_schema(self._link.con, self._need_artists)
         if self._link.mode == "write" and self.schema.log_repair:
-            repair_log(self._link.con)
+            repair_own_tables(self._link.con)
             self.schema = replace(self.schema, log_repair=False)
 
     def release(self) -> None:
@@ -118,13 +121,14 @@ class Store:
         return f"""
             SELECT substr(u.uri, {len(TRACK_URI_PREFIX) + 1}) AS id, u.grp, {n} AS plays
             FROM (SELECT spotify_track_uri AS uri, {grp} AS grp FROM tracks
-                  WHERE album_image_url IS NULL AND regexp_full_match(spotify_track_uri, '{SQL_TRACK_URI_RE}')
+                  WHERE album_image_url {self._IMAGE} AND regexp_full_match(spotify_track_uri, '{SQL_TRACK_URI_RE}')
                   GROUP BY 1) u {plays}"""
 
     def artist_rows(self) -> str:
-        """One row per artist name missing a photo, with the id to fetch (own, or recovered) or NULL."""
+        """One row per artist name missing a photo (with one, for a refresh), with the id to fetch (own, or
+        recovered) or NULL."""
         s = self.schema
-        if s.has_primary_artist_id:
+        if s.has_primary_artist_id and self._IMAGE == "IS NULL":  # a refresh writes no id: it recovers none
             # A NULL id is recoverable when the name has exactly one distinct primary_artist_id in tracks.
             rec = f"""LEFT JOIN (
                 SELECT primary_artist_name AS name, min(primary_artist_id) AS rid FROM tracks
@@ -147,7 +151,7 @@ class Store:
                    a.spotify_artist_id IS NULL AND {rid} IS NOT NULL AS recovered,
                    {n} AS plays
             FROM artists a {rec} {plays}
-            WHERE a.image_url IS NULL"""
+            WHERE a.image_url {self._IMAGE}"""
 
     def _artist_candidates(self) -> str:
         return f"""
@@ -180,7 +184,7 @@ class Store:
             tracks.missing_rows, tracks.invalid = one(
                 con,
                 f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce(regexp_full_match("
-                f"spotify_track_uri, '{SQL_TRACK_URI_RE}'), FALSE)) FROM tracks WHERE album_image_url IS NULL",
+                f"spotify_track_uri, '{SQL_TRACK_URI_RE}'), FALSE)) FROM tracks WHERE album_image_url {self._IMAGE}",
             )
             skip, params = self._remembered("track", misses)
             # Album groups stay contiguous, ordered by their most-played pending track.
@@ -269,11 +273,7 @@ class Store:
                     recovered[name] = o.id
         if not (track_urls or artist_urls or recovered or misses):
             return filled
-        self._attach("write")
-        con = self._link.con
-        schema = self.schema
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with self.transaction() as con:
             if track_urls:
                 filled["tracks"] = _changed(
                     con,
@@ -314,15 +314,25 @@ class Store:
                         SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), $4""",
                     [[k for k, _ in misses], [i for _, i in misses], list(misses.values()), utcnow()],
                 )
+        return filled
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The file attached for writing, in one transaction: committed at the end, rolled back on any error."""
+        self._attach("write")
+        con = self._link.con
+        schema = self.schema
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
             con.execute("COMMIT")
         except BaseException:
             # A failed COMMIT has already ended the transaction: ROLLBACK's own complaint ("no transaction is
             # active") must not hide the real error (a full disk, an unwritable .wal).
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
-            self.schema = schema  # a log created in this transaction is gone with it
+            self.schema = schema  # a table of ours created in this transaction is gone with it
             raise
-        return filled
 
     def _ensure_log(self) -> None:
         if self.schema.has_log:

@@ -23,7 +23,8 @@ from backfill.dbfile import sniff
 from backfill.emulator import Emulator
 from backfill.emulator.sample import World
 from tests.checks import check_images
-from tests.conftest import FAST, SMALL, digest, images
+from tests.conftest import FAST, SMALL, digest, images, serving
+from tests.test_refresh import changed_world
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache"
@@ -81,7 +82,13 @@ def without(table: dict[str, Any], skip: set[str]) -> list[list[Any]]:
 
 @pytest.mark.parametrize("version", KEPT)
 def test_a_backfilled_history_opens_in_the_duckdb_that_made_it(
-    version: str, pythons: dict[str, Path], world: World, emulator: Emulator, cli: Any, tmp_path: Path
+    version: str,
+    pythons: dict[str, Path],
+    world: World,
+    emulator: Emulator,
+    cli: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     python, path = pythons[version], tmp_path / f"made-by-{version}.duckdb"
     write(python, path)
@@ -90,6 +97,13 @@ def test_a_backfilled_history_opens_in_the_duckdb_that_made_it(
     assert cli("run", "--db", path, *FAST).code == 0
     # Again with the remembered misses, so the log's rows are replaced too (DELETE + INSERT).
     assert cli("run", "--db", path, *FAST, "--retry-misses").code == 0
+    # A refresh that replaces images (the journal and the refreshed table appear), twice (their rows are
+    # replaced too), and its undo (the journal's rows updated): the images end as the backfill left them.
+    with serving(changed_world(world, path), monkeypatch):
+        refreshed = cli("run", "--db", path, *FAST, "--refresh", "--json")
+        assert refreshed.code == 0 and sum(refreshed.json["replaced"].values()) > 0
+        assert cli("run", "--db", path, *FAST, "--refresh").code == 0
+    assert cli("undo", "--db", path, "--last").code == 0
 
     after = dump(python, path)  # fails if that DuckDB cannot read the file
     assert after["version"] == version
@@ -106,7 +120,11 @@ def test_a_backfilled_history_opens_in_the_duckdb_that_made_it(
         skip = IMAGE_COLUMNS.get(table, set())
         assert without(after[table], skip) == without(before[table], skip), f"{table}: other columns changed"
     assert after["backfill_log"]["rows"], "the log of misses is readable too"
-    assert set(after) == {*before, "backfill_log"}
+    journal = after["backfill_journal"]
+    assert len(journal["rows"]) == sum(refreshed.json["replaced"].values()), "the journal is readable too"
+    assert all(row[journal["columns"].index("undone_at")] is not None for row in journal["rows"])
+    assert after["backfill_refreshed"]["rows"]
+    assert set(after) == {*before, "backfill_log", "backfill_journal", "backfill_refreshed"}
 
 
 # A run killed right after a commit: the batch is only in the write-ahead log (a DETACH would have checkpointed).

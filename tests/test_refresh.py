@@ -21,7 +21,7 @@ from backfill.emulator import Emulator
 from backfill.emulator.catalog import Image
 from backfill.emulator.sample import World, preferred_image
 from tests.checks import other_columns, track_id, valid_id
-from tests.conftest import FAST, images, serving, table
+from tests.conftest import AUTO, FAST, digest, images, serving, table
 
 NEW_HOST = "https://image-cdn-fa.spotifycdn.com/image/"
 
@@ -183,8 +183,10 @@ def test_ctrl_c_mid_refresh_journals_exactly_what_changed(filled: Path, world: W
     with serving(changed_world(world, db, albums_changed=1000), monkeypatch) as emu:
         emu.config.dev_mode = True
         emu.config.latency = 0.01
+        # The Web API's single-item calls (Development Mode), so that its traffic shows how far the run got.
+        args = ["run", "--db", str(db), "--refresh", "--source", "api", "--rate", "100", "--json"]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "backfill", "run", "--db", str(db), "--refresh", "--rate", "100", "--json"],
+            [sys.executable, "-m", "backfill", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -226,3 +228,97 @@ def test_undo_since_a_time_keeps_older_changes(cli, filled: Path, world: World, 
     assert images(db) == after_first  # the second run undone, the first kept
     assert result.json["restored"]["tracks"] > 0
     assert cli("undo", "--db", db, "--since", "yesterday").code == 2
+
+
+def constraints_and_indexes(db: Path) -> list[tuple[Any, ...]]:
+    """Keys, constraints and indexes on the tables a refresh creates: DuckDB 1.0 cannot read 2.0's index data."""
+    ours = "table_name IN ('backfill_journal', 'backfill_refreshed')"
+    return table(db, f"SELECT table_name, constraint_type FROM duckdb_constraints() WHERE {ours}") + table(
+        db, f"SELECT table_name, index_name FROM duckdb_indexes() WHERE {ours}"
+    )
+
+
+def test_the_same_image_on_another_host_is_not_replaced(cli, filled: Path, world: World, monkeypatch) -> None:
+    """oEmbed hands out the Web API's image ids on another CDN host: switching source replaces nothing."""
+    db = filled
+    with serving(changed_world(world, db), monkeypatch):
+        assert cli("run", "--db", db, "--refresh", *FAST).code == 0  # the Web API's hosts
+        before, entries = images(db), journal(db)
+        assert any(url.startswith(NEW_HOST) for url in before[0].values() if url)  # oEmbed's host: the same
+        assert any(url.startswith("https://i.scdn.co/image/") for url in before[0].values() if url)
+        run = cli("run", "--db", db, "--refresh", *AUTO, "--source", "oembed", "--json")
+        assert run.code == 0, run.err
+        assert run.json["tracks"]["pending"] > 0 and run.json["tracks"]["no_image"] < run.json["tracks"]["pending"]
+    assert run.json["replaced"] == {"tracks": 0, "artists": 0}
+    assert images(db) == before and journal(db) == entries
+    assert journal(db) and table(db, "SELECT count(*) FROM backfill_refreshed")[0][0] > 0
+    assert constraints_and_indexes(db) == []
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "CREATE TABLE backfill_journal (seq BIGINT, kind VARCHAR, row_key VARCHAR)",
+        "CREATE TABLE backfill_refreshed (kind VARCHAR, spotify_id VARCHAR, checked_at VARCHAR)",
+        "CREATE VIEW backfill_journal AS SELECT 1 AS seq",
+    ],
+)
+def test_a_table_of_ours_in_another_shape_is_refused_before_any_request(
+    cli, db_path: Path, emulator: Emulator, statement: str
+) -> None:
+    con = duckdb.connect(str(db_path))
+    con.execute(statement)
+    con.close()
+    before = digest(db_path)
+    for args in (("run", "--refresh", *FAST), ("undo", "--last")):
+        result = cli(*args, "--db", db_path)
+        assert result.code == 2, (args, result.err)
+        lines = result.err.strip().splitlines()
+        assert len(lines) == 1 and statement.split()[2] in lines[0], lines
+    assert digest(db_path) == before
+    assert emulator.received == []
+
+
+def test_a_journal_with_a_key_from_an_earlier_version_is_rebuilt_plain(
+    cli, filled: Path, world: World, monkeypatch
+) -> None:
+    """The first refresh created its tables with PRIMARY KEYs, which made the file unreadable for DuckDB 1.0."""
+    db = filled
+    with serving(changed_world(world, db), monkeypatch):
+        assert cli("run", "--db", db, "--refresh", *FAST).code == 0
+    entries = journal(db)
+    con = duckdb.connect(str(db))
+    for name, key in (("backfill_journal", "seq"), ("backfill_refreshed", "kind, spotify_id")):
+        con.execute(f"CREATE TABLE keyed AS SELECT * FROM {name}")
+        con.execute(f"DROP TABLE {name}")
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM keyed WITH NO DATA")
+        con.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({key})")
+        con.execute(f"INSERT INTO {name} SELECT * FROM keyed")
+        con.execute("DROP TABLE keyed")
+    con.close()
+    assert {name for name, _ in constraints_and_indexes(db)} == {"backfill_journal", "backfill_refreshed"}
+
+    assert cli("run", "--db", db, *FAST).code == 0  # a normal run, with nothing to fetch
+    assert constraints_and_indexes(db) == [] and journal(db) == entries
+    assert cli("undo", "--db", db, "--last").code == 0
+    assert all(not standing for *_, standing in journal(db))
+
+
+def test_undo_walks_a_row_changed_by_two_refreshes_back_to_its_first_value(
+    cli, filled: Path, world: World, monkeypatch
+) -> None:
+    db = filled
+    before = images(db)
+    ((start,),) = table(db, "SELECT current_timestamp::TIMESTAMP")  # UTC, as the journal's times
+    first = changed_world(world, db)
+    second = copy.deepcopy(first)
+    for album in second.catalog.albums.values():  # every cover changes again
+        album.images = [Image(im.url[:-6] + "dddddd", im.width, im.height) for im in album.images]
+    for now in (first, second):
+        with serving(now, monkeypatch):
+            assert cli("run", "--db", db, "--refresh", *FAST).code == 0
+    twice = table(db, "SELECT count(*) FROM (SELECT row_key FROM backfill_journal GROUP BY 1 HAVING count(*) = 2)")
+    assert twice[0][0] > 0
+    result = cli("undo", "--db", db, "--since", start.isoformat() + "+00:00", "--json")
+    assert result.code == 0, result.err
+    assert images(db) == before and result.json["kept"] == []
