@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Coroutine
 from typing import Any
 
-from backfill.pacing import DECREASE, FLOOR_SHARE, Pace
+import pytest
+
+from backfill.pacing import DECREASE, FLOOR_SHARE, NEAR, PROBE_STEP, Pace
 from tests.test_gate import VirtualClockLoop
 
 
@@ -96,3 +99,52 @@ def test_a_fixed_pace_ignores_429s_for_its_rate() -> None:
         return pace.rate
 
     assert run(scenario()) == 5.0
+
+
+def test_a_rate_change_lets_no_burst_through() -> None:
+    """Requests stay at least 1/rate apart while the rate goes down and up (a replaced limiter must not run on
+    beside the new one: that let pairs of requests through a server's rolling window)."""
+
+    async def scenario() -> list[float]:
+        loop = asyncio.get_running_loop()
+        pace = Pace("oembed", 10.0, 8, adaptive=True)
+        sent: list[float] = []
+
+        async def worker() -> None:
+            while len(sent) < 120:
+                async with pace.turn():
+                    sent.append(loop.time())
+                await asyncio.sleep(0.15)  # the answer's latency, outside the slot's pacing
+                pace.succeeded()
+
+        async def changes() -> None:
+            for _ in range(6):
+                await asyncio.sleep(1.03)
+                pace.throttled(pace.epoch)
+
+        await asyncio.gather(changes(), *(worker() for _ in range(8)))
+        return sent
+
+    sent = run(scenario())
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert min(gaps) >= 1 / 10.0 - 1e-3  # never faster than the fastest rate the pace had
+
+
+def test_after_a_429_the_rate_returns_near_it_quickly_then_probes_slowly() -> None:
+    async def scenario() -> list[float]:
+        pace = Pace("oembed", 30.0, 8, adaptive=True)
+        for _ in range(7):
+            pace.throttled(pace.epoch)
+        rates = [pace.rate]
+        for _ in range(3000):
+            pace.succeeded()
+            rates.append(pace.rate)
+        return rates
+
+    rates = run(scenario())
+    hit = 30.0 * DECREASE**6  # the rate the last 429 came at
+    steps = [(a, b) for a, b in itertools.pairwise(rates) if b != a]
+    assert steps[0][1] == pytest.approx(NEAR * hit)  # one ceiling-sized step back up, capped near the 429's rate
+    above = [b - a for a, b in steps if a >= NEAR * hit - 1e-9]
+    assert above and max(above) == pytest.approx(PROBE_STEP * hit)  # then small steps
+    assert rates[-1] > hit  # it still looks for more
