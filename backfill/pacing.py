@@ -70,7 +70,9 @@ class Pace:
         self.ceiling = rate
         self.rate = rate
         self.adaptive = adaptive
-        self.epoch = 0  # bumped by each decrease: 429s to requests sent before it do not decrease again
+        self.epoch = 0  # bumped by each overshoot: 429s to requests sent before it do not count again
+        # 429s in a row across all requests, one per overshoot: how long to wait when no Retry-After says.
+        self.overshoots = 0
         self._slots = asyncio.Semaphore(concurrency)
         self._limiter = self._make_limiter(rate)
         # One request at a time waits for the limiter, and a new rate's limiter takes over from the next
@@ -104,6 +106,7 @@ class Pace:
                 return
 
     def succeeded(self) -> None:
+        self.overshoots = 0
         if not self.adaptive or self.rate >= self.ceiling:
             return
         self._successes += 1
@@ -119,9 +122,12 @@ class Pace:
 
     def throttled(self, epoch: int) -> None:
         """A 429: slow down once per overshoot, not once per request that was already in flight."""
-        if not self.adaptive or epoch != self.epoch:
+        if epoch != self.epoch:
             return
         self.epoch += 1
+        self.overshoots += 1
+        if not self.adaptive:
+            return
         self._throttled_at = self.rate
         self._set_rate(max(self.ceiling * FLOOR_SHARE, self.rate * DECREASE))
         self.lowest = min(self.lowest, self.rate)

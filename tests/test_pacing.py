@@ -7,9 +7,15 @@ import itertools
 from collections.abc import Coroutine
 from typing import Any
 
+import aiohttp
 import pytest
 
+from backfill.emulator import Emulator
+from backfill.emulator.sample import World
 from backfill.pacing import DECREASE, FLOOR_SHARE, NEAR, PROBE_STEP, Pace
+from backfill.sources import http
+from backfill.sources.http import ClientOptions, RateLimited
+from backfill.sources.oembed import OEmbedClient
 from tests.test_gate import VirtualClockLoop
 
 
@@ -148,3 +154,46 @@ def test_after_a_429_the_rate_returns_near_it_quickly_then_probes_slowly() -> No
     above = [b - a for a, b in steps if a >= NEAR * hit - 1e-9]
     assert above and max(above) == pytest.approx(PROBE_STEP * hit)  # then small steps
     assert rates[-1] > hit  # it still looks for more
+
+
+def test_429s_count_once_per_overshoot_until_a_success() -> None:
+    async def scenario() -> list[int]:
+        pace = Pace("api", 5.0, 8)  # a fixed pace counts them too
+        seen = []
+        for _ in range(3):
+            async with pace.turn() as epoch:
+                pass
+            pace.throttled(epoch)
+            pace.throttled(epoch)  # another request of the same overshoot
+            seen.append(pace.overshoots)
+        pace.succeeded()
+        return [*seen, pace.overshoots]
+
+    assert run(scenario()) == [1, 2, 3, 0]
+
+
+async def test_without_retry_after_the_wait_grows_across_items(
+    emulator: Emulator, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each item's own 429 count starts at one: the source's count must carry over, or a server whose window
+    stays full would be asked again every second by item after item."""
+    emulator.config.oembed.rate_limit = 1
+    emulator.config.oembed.rate_window = 600.0
+    emulator.config.oembed.retry_after = False
+    attempts: list[int] = []
+
+    def no_sleep(attempt: int, base: float, cap: float) -> float:
+        attempts.append(attempt)
+        return 0.001
+
+    monkeypatch.setattr(http, "backoff", no_sleep)
+    tracks = [t for t, url in world.expected_track_url.items() if url][:3]
+    async with aiohttp.ClientSession() as session:
+        oembed = OEmbedClient(session, emulator.base_url + "/oembed", ClientOptions(rate=1000.0, concurrency=1))
+        assert (await oembed.image("tracks", tracks[0])).status == "updated"  # the window's one request
+        for track in tracks[1:]:
+            with pytest.raises(RateLimited):
+                await oembed.image("tracks", track)
+            attempts.append(-1)
+    first, second = attempts[: attempts.index(-1)], attempts[attempts.index(-1) + 1 : -1]
+    assert first[0] == 1 and second[0] > first[-1], (first, second)
