@@ -21,9 +21,13 @@ from aiolimiter import AsyncLimiter
 # Multiplicative decrease: mild, because the server's window already punishes overshoot with 429s, and a
 # halving would average ~75 % of the allowed rate.
 DECREASE = 0.85
-# Additive increase: this share of the ceiling, after this many seconds' worth of successes at the current rate.
+# Additive increase: this share of the ceiling, after this many seconds' worth of successes at the current rate,
+# but only up to NEAR times the rate a 429 last came at; above that, the rate probes in steps of PROBE_STEP of it.
+# With a ceiling well above the server's limit, ceiling-sized steps overshoot again within seconds (bench 9).
 INCREASE_STEP = 0.04
 INCREASE_AFTER_SECONDS = 2.0
+NEAR = 0.95
+PROBE_STEP = 0.01
 FLOOR_SHARE = 0.02  # never below this share of the ceiling
 
 
@@ -66,10 +70,17 @@ class Pace:
         self.ceiling = rate
         self.rate = rate
         self.adaptive = adaptive
-        self.epoch = 0  # bumped by each decrease: 429s to requests sent before it do not decrease again
+        self.epoch = 0  # bumped by each overshoot: 429s to requests sent before it do not count again
+        # 429s in a row across all requests, one per overshoot: how long to wait when no Retry-After says.
+        self.overshoots = 0
         self._slots = asyncio.Semaphore(concurrency)
         self._limiter = self._make_limiter(rate)
+        # One request at a time waits for the limiter, and a new rate's limiter takes over from the next
+        # request: a replaced limiter whose waiters ran on beside the new one let bursts through.
+        self._pacing = asyncio.Lock()
+        self._next_limiter: AsyncLimiter | None = None
         self._successes = 0
+        self._throttled_at: float | None = None  # the rate the latest 429 came at
         self.lowest = rate  # for the summary: how far the rate had to come down
 
     @staticmethod
@@ -83,24 +94,41 @@ class Pace:
         while True:
             await self.gate.wait()
             async with self._slots:
-                await self._limiter.acquire()
+                async with self._pacing:
+                    await self._limiter.acquire()
+                    if self._next_limiter is not None:
+                        # The new rate starts here: its (empty) limiter lets this request go and paces the next.
+                        self._limiter, self._next_limiter = self._next_limiter, None
+                        await self._limiter.acquire()
                 if self.gate.remaining > 0:
                     continue  # a 429 arrived while we waited for our turn: go back to the gate
                 yield self.epoch
                 return
 
     def succeeded(self) -> None:
+        self.overshoots = 0
         if not self.adaptive or self.rate >= self.ceiling:
             return
         self._successes += 1
         if self._successes >= self.rate * INCREASE_AFTER_SECONDS:
-            self._set_rate(min(self.ceiling, self.rate + self.ceiling * INCREASE_STEP))
+            known = self._throttled_at
+            if known is None:
+                rate = self.rate + self.ceiling * INCREASE_STEP
+            elif self.rate < known * NEAR:
+                rate = min(known * NEAR, self.rate + self.ceiling * INCREASE_STEP)
+            else:
+                rate = self.rate + known * PROBE_STEP
+            self._set_rate(min(self.ceiling, rate))
 
     def throttled(self, epoch: int) -> None:
         """A 429: slow down once per overshoot, not once per request that was already in flight."""
-        if not self.adaptive or epoch != self.epoch:
+        if epoch != self.epoch:
             return
         self.epoch += 1
+        self.overshoots += 1
+        if not self.adaptive:
+            return
+        self._throttled_at = self.rate
         self._set_rate(max(self.ceiling * FLOOR_SHARE, self.rate * DECREASE))
         self.lowest = min(self.lowest, self.rate)
 
@@ -108,7 +136,7 @@ class Pace:
         self._successes = 0
         if rate != self.rate:
             self.rate = rate
-            self._limiter = self._make_limiter(rate)
+            self._next_limiter = self._make_limiter(rate)
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:

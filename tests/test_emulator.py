@@ -253,6 +253,11 @@ async def test_quota_exceeded(emu: Emulator, http: aiohttp.ClientSession) -> Non
     assert body == {"error": {"status": 429, "message": "Too many requests", "reason": "QUOTA_EXCEEDED"}}
     assert emu.penalties() == []  # not a rate-limit penalty
 
+    emu.new_day()  # the quota counts again from zero
+    assert (await get(http, emu, f"/tracks/{TRACKS[0]}", auth))[0] == 200
+    assert (await get(http, emu, f"/tracks/{TRACKS[0]}", auth))[0] == 200
+    assert (await get(http, emu, f"/tracks/{TRACKS[0]}", auth))[0] == 429
+
 
 async def test_inject_then_success(emu: Emulator, http: aiohttp.ClientSession) -> None:
     auth = await bearer(http, emu)

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Coroutine
 from typing import Any
 
-from backfill.pacing import DECREASE, FLOOR_SHARE, Pace
+import aiohttp
+import pytest
+
+from backfill.emulator import Emulator
+from backfill.emulator.sample import World
+from backfill.pacing import DECREASE, FLOOR_SHARE, NEAR, PROBE_STEP, Pace
+from backfill.sources import http
+from backfill.sources.http import ClientOptions, RateLimited
+from backfill.sources.oembed import OEmbedClient
 from tests.test_gate import VirtualClockLoop
 
 
@@ -96,3 +105,95 @@ def test_a_fixed_pace_ignores_429s_for_its_rate() -> None:
         return pace.rate
 
     assert run(scenario()) == 5.0
+
+
+def test_a_rate_change_lets_no_burst_through() -> None:
+    """Requests stay at least 1/rate apart while the rate goes down and up (a replaced limiter must not run on
+    beside the new one: that let pairs of requests through a server's rolling window)."""
+
+    async def scenario() -> list[float]:
+        loop = asyncio.get_running_loop()
+        pace = Pace("oembed", 10.0, 8, adaptive=True)
+        sent: list[float] = []
+
+        async def worker() -> None:
+            while len(sent) < 120:
+                async with pace.turn():
+                    sent.append(loop.time())
+                await asyncio.sleep(0.15)  # the answer's latency, outside the slot's pacing
+                pace.succeeded()
+
+        async def changes() -> None:
+            for _ in range(6):
+                await asyncio.sleep(1.03)
+                pace.throttled(pace.epoch)
+
+        await asyncio.gather(changes(), *(worker() for _ in range(8)))
+        return sent
+
+    sent = run(scenario())
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert min(gaps) >= 1 / 10.0 - 1e-3  # never faster than the fastest rate the pace had
+
+
+def test_after_a_429_the_rate_returns_near_it_quickly_then_probes_slowly() -> None:
+    async def scenario() -> list[float]:
+        pace = Pace("oembed", 30.0, 8, adaptive=True)
+        for _ in range(7):
+            pace.throttled(pace.epoch)
+        rates = [pace.rate]
+        for _ in range(3000):
+            pace.succeeded()
+            rates.append(pace.rate)
+        return rates
+
+    rates = run(scenario())
+    hit = 30.0 * DECREASE**6  # the rate the last 429 came at
+    steps = [(a, b) for a, b in itertools.pairwise(rates) if b != a]
+    assert steps[0][1] == pytest.approx(NEAR * hit)  # one ceiling-sized step back up, capped near the 429's rate
+    above = [b - a for a, b in steps if a >= NEAR * hit - 1e-9]
+    assert above and max(above) == pytest.approx(PROBE_STEP * hit)  # then small steps
+    assert rates[-1] > hit  # it still looks for more
+
+
+def test_429s_count_once_per_overshoot_until_a_success() -> None:
+    async def scenario() -> list[int]:
+        pace = Pace("api", 5.0, 8)  # a fixed pace counts them too
+        seen = []
+        for _ in range(3):
+            async with pace.turn() as epoch:
+                pass
+            pace.throttled(epoch)
+            pace.throttled(epoch)  # another request of the same overshoot
+            seen.append(pace.overshoots)
+        pace.succeeded()
+        return [*seen, pace.overshoots]
+
+    assert run(scenario()) == [1, 2, 3, 0]
+
+
+async def test_without_retry_after_the_wait_grows_across_items(
+    emulator: Emulator, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each item's own 429 count starts at one: the source's count must carry over, or a server whose window
+    stays full would be asked again every second by item after item."""
+    emulator.config.oembed.rate_limit = 1
+    emulator.config.oembed.rate_window = 600.0
+    emulator.config.oembed.retry_after = False
+    attempts: list[int] = []
+
+    def no_sleep(attempt: int, base: float, cap: float) -> float:
+        attempts.append(attempt)
+        return 0.001
+
+    monkeypatch.setattr(http, "backoff", no_sleep)
+    tracks = [t for t, url in world.expected_track_url.items() if url][:3]
+    async with aiohttp.ClientSession() as session:
+        oembed = OEmbedClient(session, emulator.base_url + "/oembed", ClientOptions(rate=1000.0, concurrency=1))
+        assert (await oembed.image("tracks", tracks[0])).status == "updated"  # the window's one request
+        for track in tracks[1:]:
+            with pytest.raises(RateLimited):
+                await oembed.image("tracks", track)
+            attempts.append(-1)
+    first, second = attempts[: attempts.index(-1)], attempts[attempts.index(-1) + 1 : -1]
+    assert first[0] == 1 and second[0] > first[-1], (first, second)

@@ -186,6 +186,10 @@ class Emulator:
         """(start, end) of each rate-limit penalty; `end` includes extensions from calls made during it."""
         return [(start, end) for start, end in list(self._penalties)]
 
+    def new_day(self) -> None:
+        """The daily quota starts again (the bench's next day): API requests count from zero."""
+        self._answered = 0
+
     def expire_tokens(self) -> None:
         self._token_floor = self._token_serial
 

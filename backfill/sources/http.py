@@ -180,7 +180,10 @@ class PacedSource:
                 self.pace.throttled(epoch)
                 wait = reply.retry_after
                 if wait is None:
-                    wait = backoff(rate_limits, max(1.0, self._options.backoff_base), self._options.backoff_cap)
+                    # Grows with this source's 429s in a row, not only this item's: with many items in turn,
+                    # each item's own count stays low and the server would be asked again every second.
+                    attempt = max(rate_limits, self.pace.overshoots)
+                    wait = backoff(attempt, max(1.0, self._options.backoff_base), self._options.backoff_cap)
                     unannounced_wait += wait
                 quota = _reason(reply.body) == "QUOTA_EXCEEDED"
                 self.pace.gate.close_for(wait)  # every worker of this source holds off, even if we stop here
