@@ -220,11 +220,23 @@ def child_env(emulator: Emulator | None = None) -> dict[str, str]:
     return env
 
 
-def backfill_args(db: Path, *, rate: float, concurrency: int = 8, max_wait: float = 120, retries: int = 5) -> list[str]:
-    """Arguments of `python -m backfill` for one run; --json so the result can be read."""
+def backfill_args(
+    db: Path,
+    *,
+    rate: float,
+    concurrency: int = 8,
+    max_wait: float = 120,
+    retries: int = 5,
+    source: str | None = "api",
+) -> list[str]:
+    """Arguments of `python -m backfill` for one run; --json so the result can be read.
+
+    `source` defaults to the Web API: scenarios 1-5 measure that path (as before oEmbed existed); None leaves
+    the choice to the tool."""
     return [
         "run", "--db", str(db), "--rate", f"{rate:g}", "--concurrency", str(concurrency),
         "--max-wait", f"{max_wait:g}", "--retries", str(retries), "--json",
+        *(["--source", source] if source else []),
     ]  # fmt: skip
 
 

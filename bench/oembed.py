@@ -63,7 +63,7 @@ def _one(ctx: Context, limit: int, window: float, retry_after: bool) -> Found:
     with serve(world, oembed=config) as emulator:
         env = child_env(None) | {"SPOTIFY_OEMBED_URL": emulator.base_url + "/oembed"}
         # A generous --max-wait: without Retry-After the tool's own backoff must not end the run early.
-        args = [*backfill_args(db, rate=5, max_wait=600), "--source", "oembed", "--oembed-rate", f"{rate:g}"]
+        args = [*backfill_args(db, rate=5, max_wait=600, source="oembed"), "--oembed-rate", f"{rate:g}"]
         result = run_module("backfill", args, env=env, cwd=ctx.workdir, timeout=3600)
         records = emulator.oembed_requests()
     db.unlink(missing_ok=True)

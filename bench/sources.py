@@ -90,7 +90,7 @@ def env_for(way: str, emulator: Emulator) -> dict[str, str]:
 def _one(ctx: Context, world: World, pristine: Path, way: str) -> Way:
     db = ctx.copy(pristine, f"sources-{way}.duckdb")
     quota = QUICK_QUOTA if ctx.quick else QUOTA
-    args = backfill_args(db, rate=guide.RATE) + (["--source", way] if way != "none" else [])
+    args = backfill_args(db, rate=guide.RATE, source=None if way == "none" else way)
     days, wall, code, finished = 0, 0.0, -1, False
     with serve(world, dev_mode=True, quota=quota, oembed=OEmbedConfig(**OEMBED), **guide.SERVER) as emulator:
         while days < MAX_DAYS and not finished:
