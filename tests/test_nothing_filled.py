@@ -8,11 +8,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.emulator import Emulator, EmulatorConfig
+from backfill.emulator import Emulator
 from backfill.emulator.sample import SampleSpec, World, build_world
 from backfill.watchdog import EARLY_STOP_ANSWERS
 from tests.checks import check_images
-from tests.conftest import AUTO, CLIENT_ID, CLIENT_SECRET, SMALL, table
+from tests.conftest import AUTO, SMALL, serving, table
 from tests.test_economy import ARTISTS_DDL, TRACKS_DDL
 
 
@@ -43,13 +43,7 @@ def test_another_catalogue_stops_after_a_few_hundred_not_found_and_remembers_non
     cli: Any, db_path: Path, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     other = build_world(SampleSpec(seed=SMALL.seed + 1, tracks=SMALL.tracks, artists=SMALL.artists))
-    emu = Emulator(other.catalog, EmulatorConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, dev_mode=True))
-    with emu.running_in_thread():
-        monkeypatch.setenv("SPOTIFY_CLIENT_ID", CLIENT_ID)
-        monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", CLIENT_SECRET)
-        monkeypatch.setenv("SPOTIFY_API_URL", emu.api_url)
-        monkeypatch.setenv("SPOTIFY_TOKEN_URL", emu.token_url)
-        monkeypatch.setenv("SPOTIFY_OEMBED_URL", emu.base_url + "/oembed")
+    with serving(other, monkeypatch, dev_mode=True) as emu:  # the emulator of another world than the history's
         result = cli("run", "--db", db_path, *AUTO, "--json")
         sent = len(emu.api()) + len(emu.oembed_requests())
     assert result.code == 1

@@ -15,12 +15,14 @@ Body = Any  # parsed JSON of a 200 answer
 Rewrite = Callable[[Body, random.Random], Body]
 
 
-def _each_image(body: Body, change: Callable[[dict[str, Any]], None]) -> Body:
+def _objects_with_images(body: Body) -> list[dict[str, Any]]:
+    """Every object in the answer that has an `images` key (tracks' albums, artists, albums)."""
+    found: list[dict[str, Any]] = []
+
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            for image in node.get("images") or [] if isinstance(node.get("images"), list) else []:
-                if isinstance(image, dict):
-                    change(image)
+            if "images" in node:
+                found.append(node)
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -28,6 +30,14 @@ def _each_image(body: Body, change: Callable[[dict[str, Any]], None]) -> Body:
                 walk(value)
 
     walk(body)
+    return found
+
+
+def _each_image(body: Body, change: Callable[[dict[str, Any]], None]) -> Body:
+    for node in _objects_with_images(body):
+        for image in node["images"] if isinstance(node["images"], list) else []:
+            if isinstance(image, dict):
+                change(image)
     return body
 
 
@@ -39,17 +49,8 @@ def _albums(body: Body, change: Callable[[dict[str, Any]], None]) -> Body:
 
 
 def _set_images(body: Body, value: Any) -> Body:
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if "images" in node:
-                node["images"] = value
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(body)
+    for node in _objects_with_images(body):
+        node["images"] = value
     return body
 
 

@@ -6,7 +6,7 @@ A failure leaves the column NULL and is not remembered, so the next run asks aga
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -53,12 +53,21 @@ def _answers_for(obj: object, asked: str) -> str | None:
 
 def track_answer(body: object, track_id: str) -> Answer:
     """A full track object from /tracks/{id} (None: 404) → its album's image."""
+    return _single(body, track_id, "track", _album_images)
+
+
+def artist_answer(body: object, artist_id: str) -> Answer:
+    """An artist object from /artists/{id} (None: 404) → its photo."""
+    return _single(body, artist_id, "artist", _artist_images)
+
+
+def _single(body: object, asked: str, what: str, read: Callable[[dict[str, Any], str], Answer]) -> Answer:
     if body is None:
         return NOT_FOUND
-    if (wrong := _answers_for(body, track_id)) is not None:
-        return Answer("failed", why=f"track {track_id}: {wrong}")
+    if (wrong := _answers_for(body, asked)) is not None:
+        return Answer("failed", why=f"{what} {asked}: {wrong}")
     assert isinstance(body, dict)
-    return _album_images(body, track_id)
+    return read(body, asked)
 
 
 def _album_images(track: dict[str, Any], track_id: str) -> Answer:
@@ -66,15 +75,6 @@ def _album_images(track: dict[str, Any], track_id: str) -> Answer:
     if not isinstance(album, dict):
         return Answer("failed", why=f"track {track_id}: album is {type(album).__name__}, not an object")
     return Answer.of_images(album.get("images"), f"track {track_id}")
-
-
-def artist_answer(body: object, artist_id: str) -> Answer:
-    if body is None:
-        return NOT_FOUND
-    if (wrong := _answers_for(body, artist_id)) is not None:
-        return Answer("failed", why=f"artist {artist_id}: {wrong}")
-    assert isinstance(body, dict)
-    return _artist_images(body, artist_id)
 
 
 def _artist_images(artist: dict[str, Any], artist_id: str) -> Answer:
