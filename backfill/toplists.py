@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from backfill.ids import SQL_TRACK_URI_RE, TRACK_URI_PREFIX
 from backfill.schema import one
@@ -47,30 +47,24 @@ def top_tracks(store: Store, limit: int) -> list[TopItem]:
     """The dashboard's Top Tracks: plays grouped by track and artist name, joined to `tracks` by URI."""
     order = ranking(store)
     if order == "name":
-        rows = (
-            store.reader()
-            .execute(
-                "SELECT track_name, primary_artist_name, spotify_track_uri, spotify_track_uri, album_image_url, "
-                "NULL, NULL FROM tracks ORDER BY track_name, primary_artist_name, spotify_track_uri LIMIT ?",
-                [limit],
-            )
-            .fetchall()
+        rows = _query(
+            store,
+            "SELECT track_name, primary_artist_name, spotify_track_uri, spotify_track_uri, album_image_url, "
+            "NULL, NULL FROM tracks ORDER BY track_name, primary_artist_name, spotify_track_uri LIMIT ?",
+            limit,
         )
     else:
         ms = "sum(p.ms_played)" if order == "ms_played" else "NULL::BIGINT"
-        rows = (
-            store.reader()
-            .execute(
-                f"""SELECT p.track_name, p.artist_name, any_value(p.spotify_track_uri), t.spotify_track_uri,
+        rows = _query(
+            store,
+            f"""SELECT p.track_name, p.artist_name, any_value(p.spotify_track_uri), t.spotify_track_uri,
                        t.album_image_url, count(*) AS n, {ms} AS ms
                 FROM plays p LEFT JOIN tracks t ON p.spotify_track_uri = t.spotify_track_uri
                 GROUP BY p.track_name, p.artist_name, t.spotify_track_uri, t.album_image_url
                 ORDER BY ms DESC NULLS LAST, n DESC, p.track_name NULLS LAST, p.artist_name NULLS LAST,
                          t.spotify_track_uri NULLS LAST
                 LIMIT ?""",
-                [limit],
-            )
-            .fetchall()
+            limit,
         )
     misses = _misses(store, "track", [uri[len(TRACK_URI_PREFIX) :] for *_, uri, _, _, _ in rows if uri])
     items = []
@@ -95,28 +89,22 @@ def top_artists(store: Store, limit: int) -> list[TopItem]:
     # The id a run would fetch for each artist still without a photo (its own, or one recovered).
     pending = f"LEFT JOIN ({store.artist_rows()}) r ON r.name = a.artist_name"
     if order == "name":
-        rows = (
-            store.reader()
-            .execute(
-                f"""SELECT a.artist_name, TRUE, a.image_url, r.id, NULL, NULL FROM artists a {pending}
+        rows = _query(
+            store,
+            f"""SELECT a.artist_name, TRUE, a.image_url, r.id, NULL, NULL FROM artists a {pending}
                 ORDER BY a.artist_name LIMIT ?""",
-                [limit],
-            )
-            .fetchall()
+            limit,
         )
     else:
         ms = "sum(p.ms_played)" if order == "ms_played" else "NULL::BIGINT"
-        rows = (
-            store.reader()
-            .execute(
-                f"""SELECT p.artist_name, a.artist_name IS NOT NULL, a.image_url, any_value(r.id),
+        rows = _query(
+            store,
+            f"""SELECT p.artist_name, a.artist_name IS NOT NULL, a.image_url, any_value(r.id),
                        count(*) AS n, {ms} AS ms
                 FROM plays p LEFT JOIN artists a ON p.artist_name = a.artist_name {pending}
                 GROUP BY p.artist_name, a.artist_name, a.spotify_artist_id, a.image_url
                 ORDER BY ms DESC NULLS LAST, n DESC, p.artist_name NULLS LAST LIMIT ?""",
-                [limit],
-            )
-            .fetchall()
+            limit,
         )
     misses = _misses(store, "artist", [id_ for *_, id_, _, _ in rows if id_])
     items = []
@@ -146,3 +134,7 @@ def _misses(store: Store, kind: LogKind, ids: list[str]) -> dict[str, str]:
         .fetchall()
     )
     return dict(rows)
+
+
+def _query(store: Store, sql: str, limit: int) -> list[tuple[Any, ...]]:
+    return store.reader().execute(sql, [limit]).fetchall()
