@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from backfill.emulator.__main__ import main as emulator_main
+from backfill.emulator.config import EmulatorConfig
 from backfill.emulator.sample import main as sample_main
-from backfill.emulator.server import EmulatorConfig
 
 
 def options(help_text: str) -> dict[str, str]:

@@ -6,6 +6,7 @@
 - `demo`: `backfill demo`.
 """
 
-from backfill.emulator.server import Emulator, EmulatorConfig, Received
+from backfill.emulator.config import EmulatorConfig, Received
+from backfill.emulator.server import Emulator
 
 __all__ = ["Emulator", "EmulatorConfig", "Received"]

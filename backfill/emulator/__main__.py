@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 from backfill.cliargs import HelpFormatter
 from backfill.emulator import faults
+from backfill.emulator.config import EmulatorConfig
 from backfill.emulator.oembed import OEmbedConfig
-from backfill.emulator.server import Emulator, EmulatorConfig
+from backfill.emulator.server import Emulator
 
 DEFAULT_PORT = 8080
 

@@ -13,140 +13,46 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import math
 import random
-import re
 import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Any, Final
 
 from aiohttp import web
 
 from backfill.emulator import faults
 from backfill.emulator.catalog import Catalog
-from backfill.emulator.oembed import THUMBNAIL_HOST, OEmbedConfig, OEmbedService
+from backfill.emulator.config import EmulatorConfig, Outcome, Received
+from backfill.emulator.hosting import Hosted
+from backfill.emulator.oembed import THUMBNAIL_HOST, OEmbedService
 from backfill.emulator.pictures import IMAGE_PATH, Pictures
 from backfill.emulator.render import Renderer, dumps
-
-# Deliberately not shared with backfill.ids: the emulator is the other side of the wire, and a bug in
-# the client's notion of an id should not be mirrored here.
-_ID_RE: Final = re.compile(r"[0-9A-Za-z]{22}")
-_JSON: Final = "application/json"
-_MAX_IDS: Final = {"tracks": 50, "artists": 50, "albums": 20}
-_FAULTS: Final = (500, 502, 503, 504)
-_MESSAGES: Final = {
-    400: "Bad request",
-    401: "Missing/invalid/expired access token",  # the 2026 wording
-    403: "Forbidden",
-    404: "non existing id",
-    405: "Method not allowed",
-    429: "API rate limit exceeded",
-    500: "Server error",
-    502: "Bad gateway",
-    503: "Service unavailable",
-    504: "Gateway timeout",
-}
-_WWW_AUTH: Final = {"WWW-Authenticate": 'Bearer realm="spotify", error="invalid_token"'}
-
-Outcome = int | str | tuple[int, int | None]
+from backfill.emulator.wire import (
+    JSON_TYPE,
+    MAX_IDS,
+    SERVER_ERRORS,
+    Answer,
+    classify,
+    error,
+    oauth_error,
+    quota_answer,
+    route,
+)
 
 
-@dataclass
-class EmulatorConfig:
-    """How the emulator behaves; read at request time, so a test may change it while the server runs."""
-
-    client_id: str = "emulator-client-id"
-    client_secret: str = "emulator-client-secret"
-    dev_mode: bool = False  # batch endpoints answer 403, some fields disappear
-    latency: float = 0.0  # mean seconds added before each API response (not the token endpoint)
-    latency_jitter: float = 0.0  # fraction: uniform in [latency*(1-j), latency*(1+j)]
-    rate_limit: int | None = None  # max API requests per rolling window; None = unlimited
-    rate_window: float = 30.0  # seconds
-    penalty_extension: float = 1.0  # seconds a request made during a Retry-After adds to it
-    quota: int | None = None  # total API requests allowed, then 429 QUOTA_EXCEEDED
-    quota_retry_after: int = 79_892  # seconds, in the quota 429's Retry-After
-    error_rate: float = 0.0  # share of API requests answered with a random 500/502/503/504
-    drop_rate: float = 0.0  # share of API requests whose connection is closed with no response
-    token_ttl: int = 3600  # expires_in, and the real lifetime of issued tokens
-    seed: int = 0  # for the random choices above
-    retry_after_date: bool = False  # Retry-After as an HTTP-date (RFC 9110 allows both forms)
-    token_fault: str | None = None  # "hang", "redirect", "html-500", "expires-soon": a broken token endpoint
-    fault_mode: str | None = None  # a broken answer from backfill.emulator.faults, for API calls that succeed
-    fault_count: int | None = None  # how many answers get it (None: all)
-    fault_endpoints: tuple[str, ...] = ()  # which endpoints (empty: all)
-    oembed: OEmbedConfig = field(default_factory=OEmbedConfig)
-    local_images: bool = False  # image URLs on this server's own /image/ path, so pages can load them offline
-
-
-@dataclass(frozen=True)
-class Received:
-    """One request that reached the server."""
-
-    at: float  # time.monotonic() on arrival
-    method: str
-    path: str
-    endpoint: str  # token, tracks, track, artists, artist, albums, album, album_tracks, other
-    ids: tuple[str, ...]  # the path id or the ids= list; () for the token endpoint
-    status: int  # status answered; 0 for a dropped connection
-    in_penalty: bool  # arrived while a Retry-After the emulator had issued was still running
-    token: str | None  # bearer token presented
-
-
-@dataclass
-class _Answer:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False
-    in_penalty: bool = False
-    content_type: str = _JSON
-
-
-def _error(status: int, message: str | None = None, **extra: Any) -> _Answer:
-    body = {"error": {"status": status, "message": message or _MESSAGES.get(status, "Error"), **extra}}
-    headers = dict(_WWW_AUTH) if status == 401 else {}
-    return _Answer(status, dumps(body), headers)
-
-
-def _oauth_error(error: str, description: str) -> _Answer:
-    return _Answer(400, dumps({"error": error, "error_description": description}))
-
-
-def _classify(path: str) -> tuple[str, str | None]:
-    """The endpoint a path names, and the id in the path if any."""
-    # Spotify answers "/v1/tracks/?ids=..." like "/v1/tracks?ids=..." (spotipy sends the former).
-    path = path.rstrip("/") or "/"
-    parts = path.split("/")  # "/v1/albums/x/tracks" -> ["", "v1", "albums", "x", "tracks"]
-    if len(parts) < 3 or parts[0] or parts[1] != "v1":
-        return "other", None
-    kind = parts[2]
-    if kind not in _MAX_IDS:
-        return "other", None
-    if len(parts) == 3:
-        return kind, None
-    if len(parts) == 4:
-        return kind[:-1], parts[3]
-    if len(parts) == 5 and kind == "albums" and parts[4] == "tracks":
-        return "album_tracks", parts[3]
-    return "other", None
-
-
-class Emulator:
+class Emulator(Hosted):
     """The Spotify Web API (accounts token endpoint included) over a `Catalog`, as an aiohttp app."""
 
     def __init__(self, catalog: Catalog, config: EmulatorConfig | None = None) -> None:
+        super().__init__()
         self.catalog = catalog
         self.config = config or EmulatorConfig()
         self.received: list[Received] = []
         self.rng = random.Random(self.config.seed)
         self.faults_served = 0
-        self.base_url = ""
         self.api_url = ""
         self.token_url = ""
         # Tokens carry a serial so expire_tokens() is one assignment, safe from another thread.
@@ -162,14 +68,15 @@ class Emulator:
         self._renderers: dict[tuple[bool, bool], Renderer] = {}
         self.pictures = Pictures(catalog)
         self.oembed_service = OEmbedService(catalog, self.config.oembed, self.rng)
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.app = web.Application()
         self.app.router.add_get("/oembed", self._handle_oembed)
         # Image files, as Spotify's CDN serves them: no token, no rate limit, not recorded as API traffic.
         self.app.router.add_get("/image/{image_id}", self._image)
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
+
+    def _bound(self) -> None:
+        self.api_url = self.base_url + "/v1"
+        self.token_url = self.base_url + "/api/token"
+        self._renderers.clear()  # hrefs embed the base URL
 
     # -- inspection and control -------------------------------------------------------------------
 
@@ -219,12 +126,12 @@ class Emulator:
         if path == "/api/token":
             answer = await self._token(request, now)
             self.received.append(Received(now, request.method, path, "token", (), answer.status, False, None))
-            return web.Response(body=answer.body, status=answer.status, content_type=_JSON, charset="utf-8")
+            return web.Response(body=answer.body, status=answer.status, content_type=JSON_TYPE, charset="utf-8")
 
-        endpoint, path_id = _classify(path)
+        endpoint, path_id = classify(path)
         if path_id is not None:
             ids: tuple[str, ...] = (path_id,)
-        elif endpoint in _MAX_IDS:
+        elif endpoint in MAX_IDS:
             raw = request.query.get("ids")
             ids = tuple(raw.split(",")) if raw else ()
         else:
@@ -234,10 +141,11 @@ class Emulator:
 
         answer = self._gatekeep(now, endpoint, token, request.method)
         if answer is None:
-            answer = self._route(request, endpoint, path_id, ids)
+            render = self._renderer(request)
+            answer = route(request, endpoint, path_id, ids, render, self.catalog, self.config.dev_mode)
             special = self._fault(answer, endpoint)
             if special == "redirect-loop":
-                answer = _Answer(302, b"", {"Location": request.path_qs})
+                answer = Answer(302, b"", {"Location": request.path_qs})
             elif special == "hang":
                 await asyncio.sleep(3600)
         self.received.append(
@@ -270,10 +178,10 @@ class Emulator:
             status=answer.status,
             headers=answer.headers or None,
             content_type=answer.content_type,
-            charset="utf-8" if answer.content_type == _JSON else None,
+            charset="utf-8" if answer.content_type == JSON_TYPE else None,
         )
 
-    def _fault(self, answer: _Answer, endpoint: str) -> str | None:
+    def _fault(self, answer: Answer, endpoint: str) -> str | None:
         """Apply the configured fault mode to a 200 answer; the name of a mode the handler must act out."""
         config = self.config
         mode = config.fault_mode
@@ -304,37 +212,37 @@ class Emulator:
             body=answer.body, status=answer.status, headers=answer.headers, content_type=answer.content_type
         )
 
-    async def _token(self, request: web.Request, now: float) -> _Answer:
+    async def _token(self, request: web.Request, now: float) -> Answer:
         fault = self.config.token_fault
         if fault == "hang":
             await asyncio.sleep(3600)
         if fault == "redirect":
-            return _Answer(302, b"", {"Location": "/login"})
+            return Answer(302, b"", {"Location": "/login"})
         if fault == "html-500":
-            return _Answer(500, b"<html>Internal Server Error</html>", content_type="text/html")
+            return Answer(500, b"<html>Internal Server Error</html>", content_type="text/html")
         if request.method != "POST":
-            return _Answer(405, dumps({"error": "method_not_allowed"}))
+            return Answer(405, dumps({"error": "method_not_allowed"}))
         form = await request.post()
         grant = form.get("grant_type")
         if grant != "client_credentials":
             description = "grant_type parameter is missing" if grant is None else "unsupported grant type"
-            return _oauth_error("unsupported_grant_type", description)
+            return oauth_error("unsupported_grant_type", description)
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
         auth = request.headers.get("Authorization", "")
         if auth[:6].lower() == "basic ":
             try:
                 client_id, _, client_secret = base64.b64decode(auth[6:].strip()).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
-                return _oauth_error("invalid_client", "Invalid client")
+                return oauth_error("invalid_client", "Invalid client")
         config = self.config
         if client_id != config.client_id or client_secret != config.client_secret:
-            return _oauth_error("invalid_client", "Invalid client")
+            return oauth_error("invalid_client", "Invalid client")
         self._token_serial += 1
         token = "BQ" + secrets.token_urlsafe(80)  # opaque, roughly the length of a real one
         self._tokens[token] = (self._token_serial, now + config.token_ttl)
         expires: int | str = "soon" if config.token_fault == "expires-soon" else config.token_ttl
         body = {"access_token": token, "token_type": "Bearer", "expires_in": expires}
-        return _Answer(200, dumps(body))
+        return Answer(200, dumps(body))
 
     def _forced(self, endpoint: str) -> Outcome | None:
         if not self._injected:
@@ -346,14 +254,14 @@ class Emulator:
                     return outcome
         return None
 
-    def _start_penalty(self, now: float, seconds: int | None) -> _Answer:
+    def _start_penalty(self, now: float, seconds: int | None) -> Answer:
         """A 429 starting a penalty of `seconds`; None: a 429 that names no Retry-After at all."""
         self._penalty_end = max(self._penalty_end, now + (seconds or 1))
         self._penalties.append([now, self._penalty_end])
         return self._rate_limited(seconds)
 
-    def _rate_limited(self, retry_after: int | None) -> _Answer:
-        answer = _error(429)
+    def _rate_limited(self, retry_after: int | None) -> Answer:
+        answer = error(429)
         if retry_after is not None and self.config.retry_after_date:
             # Whole seconds from the Date header this answer carries: HTTP-dates have no fractions.
             now = int(time.time())
@@ -363,7 +271,7 @@ class Emulator:
             answer.headers["Retry-After"] = str(retry_after)
         return answer
 
-    def _gatekeep(self, now: float, endpoint: str, token: str | None, method: str) -> _Answer | None:
+    def _gatekeep(self, now: float, endpoint: str, token: str | None, method: str) -> Answer | None:
         """What happens before routing: quota, injected outcomes, rate limit, faults, auth.
 
         Returns None when the request should be routed normally.
@@ -374,13 +282,13 @@ class Emulator:
             answer.in_penalty = in_penalty
         return answer
 
-    def _gate(self, now: float, endpoint: str, token: str | None, method: str, in_penalty: bool) -> _Answer | None:
+    def _gate(self, now: float, endpoint: str, token: str | None, method: str, in_penalty: bool) -> Answer | None:
         config = self.config
         if config.quota is not None and self._answered >= config.quota:
-            return _quota_answer(config.quota_retry_after)
+            return quota_answer(config.quota_retry_after)
         forced = self._forced(endpoint)
         if forced == "quota":
-            return _quota_answer(config.quota_retry_after)
+            return quota_answer(config.quota_retry_after)
         self._answered += 1
 
         # Every API request occupies the rolling window, 429'd ones included.
@@ -403,24 +311,24 @@ class Emulator:
             wait = window[len(window) - max(limit, 1)] + config.rate_window - now
             return self._start_penalty(now, max(1, math.ceil(wait)))
         if config.drop_rate > 0 and self.rng.random() < config.drop_rate:
-            return _Answer(0, drop=True)
+            return Answer(0, drop=True)
         if config.error_rate > 0 and self.rng.random() < config.error_rate:
-            return _error(self.rng.choice(_FAULTS))
+            return error(self.rng.choice(SERVER_ERRORS))
         if not self._token_valid(token, now):
-            return _error(401)
+            return error(401)
         if method != "GET":
-            return _error(405)
+            return error(405)
         return None
 
-    def _forced_answer(self, now: float, forced: Outcome) -> _Answer:
+    def _forced_answer(self, now: float, forced: Outcome) -> Answer:
         if forced == "drop":
-            return _Answer(0, drop=True)
+            return Answer(0, drop=True)
         if isinstance(forced, tuple):
             return self._start_penalty(now, forced[1])
         if forced == 429:
             return self._start_penalty(now, 1)
         if isinstance(forced, int):
-            return _error(forced)
+            return error(forced)
         raise ValueError(f"unknown injected outcome {forced!r}")
 
     def _token_valid(self, token: str | None, now: float) -> bool:
@@ -443,135 +351,3 @@ class Emulator:
         if body is None:
             return web.Response(status=404, text="no such image")
         return web.Response(body=body, content_type="image/png", headers={"Cache-Control": "max-age=86400"})
-
-    def _route(self, request: web.Request, endpoint: str, path_id: str | None, ids: tuple[str, ...]) -> _Answer:
-        if endpoint == "other":
-            return _error(404, "Service not found")
-        render = self._renderer(request)
-        catalog = self.catalog
-        if path_id is None:  # a batch call
-            if self.config.dev_mode:
-                return _error(403)
-            if not ids:
-                return _error(400, "invalid id")
-            if len(ids) > _MAX_IDS[endpoint]:
-                return _error(400, "Too many ids requested")
-            if not all(_ID_RE.fullmatch(i) for i in ids):
-                return _error(400, "invalid id")  # one bad id fails the whole batch
-            items: list[bytes]
-            if endpoint == "tracks":
-                items = [render.track(t) if (t := catalog.tracks.get(i)) else b"null" for i in ids]
-            elif endpoint == "artists":
-                items = [render.artist(a) if (a := catalog.artists.get(i)) else b"null" for i in ids]
-            else:
-                items = [render.album(a) if (a := catalog.albums.get(i)) else b"null" for i in ids]
-            return _Answer(200, b'{"' + endpoint.encode() + b'":[' + b",".join(items) + b"]}")
-
-        if not _ID_RE.fullmatch(path_id):
-            return _error(400, "invalid id")
-        if endpoint == "track":
-            track = catalog.tracks.get(path_id)
-            return _Answer(200, render.track(track)) if track else _error(404)
-        if endpoint == "artist":
-            artist = catalog.artists.get(path_id)
-            return _Answer(200, render.artist(artist)) if artist else _error(404)
-        album = catalog.albums.get(path_id)
-        if endpoint == "album":
-            return _Answer(200, render.album(album)) if album else _error(404)
-        limit = _int_param(request, "limit", 20)
-        offset = _int_param(request, "offset", 0)
-        if limit is None or not 1 <= limit <= 50:
-            return _error(400, "Invalid limit")
-        if offset is None or offset < 0:
-            return _error(400, "Invalid offset")
-        return _Answer(200, render.album_tracks(album, offset, limit)) if album else _error(404)
-
-    # -- running ----------------------------------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Serve in the current event loop until close()."""
-        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        self._runner = runner
-        server = site._server  # aiohttp exposes no public way to learn the port chosen for port=0
-        assert isinstance(server, asyncio.Server)
-        bound_port = server.sockets[0].getsockname()[1]
-        self.base_url = f"http://{host}:{bound_port}"
-        self.api_url = self.base_url + "/v1"
-        self.token_url = self.base_url + "/api/token"
-        self._renderers.clear()  # hrefs embed the base URL
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Emulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Serve from a daemon thread with its own event loop, for sync code and subprocess tests."""
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start(host, port))
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-        thread = threading.Thread(target=run, name="spotify-emulator", daemon=True)
-        thread.start()
-        ready.wait()
-        if failure:
-            thread.join()
-            raise failure[0]
-        self._loop, self._thread = loop, thread
-
-    def stop_thread(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        self._loop = self._thread = None
-        asyncio.run_coroutine_threadsafe(self.close(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=30)
-
-    @contextlib.contextmanager
-    def running_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[Emulator]:
-        self.start_in_thread(host, port)
-        try:
-            yield self
-        finally:
-            self.stop_thread()
-
-
-def _quota_answer(retry_after: int) -> _Answer:
-    answer = _error(429, "Too many requests", reason="QUOTA_EXCEEDED")
-    answer.headers["Retry-After"] = str(retry_after)
-    return answer
-
-
-def _int_param(request: web.Request, name: str, default: int) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        return None
