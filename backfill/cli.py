@@ -20,276 +20,31 @@ from typing import Any
 import duckdb
 
 from backfill import interrupts
-from backfill.cliargs import ArgumentError, HelpFormatter, Parser, commands, parse, version_option
-from backfill.cliargs import number as _number
+from backfill.cliargs import ArgumentError, commands, parse
 from backfill.config import DEFAULT_DB, ConfigError, Settings, load_settings
+from backfill.parser import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_RATE_LIMITED,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    EXIT_USAGE,
+    VERIFY_LOCK_TIMEOUT,
+    UsageError,
+    build_parser,
+)
 from backfill.pipeline import Pipeline, RunResult
 from backfill.progress import Bars
 from backfill.report import dry_run_json, dry_run_text, run_json, run_text, verify_json, verify_text
 from backfill.report_html import TOP_N, page, write_page
 from backfill.runner import RunConfig, SetupError, execute, make_plan
 from backfill.sources.http import ClientOptions
-from backfill.sources.oembed import DEFAULT_OEMBED_RATE
 from backfill.store import MissFilter, Plan, Store, StoreError
 from backfill.sync import DEFAULT_CONNECT_TIMEOUT, SyncError, import_psycopg, sync
 from backfill.sync_report import sync_json, sync_text
 from backfill.token import CredentialsRejected
 from backfill.toplists import ranking, top_artists, top_tracks
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_RATE_LIMITED = 75  # EX_TEMPFAIL: try again later
-EXIT_SIGINT = interrupts.EXIT_SIGINT
-EXIT_SIGTERM = interrupts.EXIT_SIGTERM
-EXIT_BROKEN_PIPE = 141  # what a shell reports for SIGPIPE: the reader (e.g. `| head`) stopped reading
-
-DEFAULT_RATE = 5.0
-DEFAULT_CONCURRENCY = 8
-DEFAULT_MAX_WAIT = 120.0
-DEFAULT_LOCK_TIMEOUT = 30.0
-VERIFY_LOCK_TIMEOUT = 5.0  # verify waits this long for a run's flush (or the dashboard) to let go of the file
-
-EXIT_CODES = f"""\
-exit codes:
-  {EXIT_OK}    done (ids Spotify does not know, or that have no image, are not errors)
-  {EXIT_FAILED}    some items failed after retries (they stay empty; run again), or Spotify refused access
-  {EXIT_USAGE}    usage, configuration or database error (nothing was written)
-  {EXIT_RATE_LIMITED}   stopped early by Spotify's rate limit or daily quota (work so far is saved)
-  {EXIT_SIGINT}  interrupted by Ctrl-C (SIGINT);  {EXIT_SIGTERM}: terminated (SIGTERM)
-  {EXIT_BROKEN_PIPE}  stdout was closed early (e.g. `backfill verify | head`): stopped quietly"""
-
-ENVIRONMENT = """\
-environment (also read from ./.env; the real environment wins):
-  SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET   app credentials (optional: without them, `run` uses oEmbed)
-  BACKFILL_DB         database file (default data/spotify.duckdb); --db overrides it
-  SPOTIFY_API_URL     default https://api.spotify.com/v1
-  SPOTIFY_TOKEN_URL   default https://accounts.spotify.com/api/token
-  SPOTIFY_OEMBED_URL  default https://open.spotify.com/oembed
-  POSTGRES_URL        the dashboard's production Postgres (`sync`, `run --sync`); --postgres overrides it
-  HTTPS_PROXY, HTTP_PROXY, NO_PROXY   the usual proxy settings, read once at start"""
-
-
-class UsageError(Exception):
-    pass
-
-
-def _db_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="PATH", help="database file (default: $BACKFILL_DB or data/spotify.duckdb)")
-
-
-def _postgres_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--postgres", metavar="URL", help="Postgres URL (default: $POSTGRES_URL)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    epilog = f"{ENVIRONMENT}\n\n{EXIT_CODES}"
-    fmt = HelpFormatter
-    parser = Parser(
-        prog="backfill",
-        description="Fill missing Spotify image URLs (album art, artist photos) in a listening-history "
-        "DuckDB database. Without a command, `run` is assumed. `backfill help COMMAND` shows a command's "
-        "options.",
-        epilog=epilog,
-        formatter_class=fmt,
-    )
-    version_option(parser)
-    sub = parser.add_subparsers(dest="command", title="commands")
-
-    run = sub.add_parser(
-        "run",
-        help="fetch missing images from Spotify and store them (the default)",
-        description="Fetch album art for tracks and photos for artists whose image column is NULL, and store "
-        "them. Only NULL columns are filled; nothing else in the database changes.",
-        epilog=epilog,
-        formatter_class=fmt,
-    )
-    _db_option(run)
-    run.add_argument("--only", choices=("tracks", "artists"), help="fetch one kind only")
-    run.add_argument(
-        "--rate",
-        type=_number(float),
-        default=DEFAULT_RATE,
-        metavar="R",
-        help=f"at most R requests per second, evenly paced (default {DEFAULT_RATE:g}: Spotify allows an "
-        "unpublished number per rolling 30 s; this stays well under it)",
-    )
-    run.add_argument(
-        "--source",
-        choices=("auto", "api", "oembed"),
-        default="auto",
-        help="where images come from. auto (default): without credentials oEmbed; with them the Web API's "
-        "batch endpoints where the app may use them, else oEmbed, with single Web API calls for what oEmbed "
-        "cannot answer. api: the Web API only. oembed: oEmbed only (no credentials, no Web API quota)",
-    )
-    run.add_argument(
-        "--oembed-rate",
-        type=_number(float),
-        default=DEFAULT_OEMBED_RATE,
-        metavar="R",
-        help=f"at most R oEmbed requests per second (default {DEFAULT_OEMBED_RATE:g}); lowered automatically "
-        "on 429s and raised back after a run of successes",
-    )
-    run.add_argument(
-        "--concurrency",
-        type=_number(int),
-        default=DEFAULT_CONCURRENCY,
-        metavar="N",
-        help=f"at most N requests in flight (default {DEFAULT_CONCURRENCY})",
-    )
-    run.add_argument(
-        "--max-wait",
-        type=_number(float, zero_ok=True),
-        default=DEFAULT_MAX_WAIT,
-        metavar="SECONDS",
-        help="the longest Retry-After worth sleeping through; a longer one (e.g. the daily quota) stops the "
-        f"run with exit {EXIT_RATE_LIMITED} and says when to resume (default {DEFAULT_MAX_WAIT:g})",
-    )
-    run.add_argument(
-        "--retries",
-        type=int,
-        choices=range(0, 11),
-        default=5,
-        metavar="N",
-        help="retries for server errors, timeouts and dropped connections, with exponential backoff "
-        "(0-10, default 5); then the item counts as failed and stays empty",
-    )
-    run.add_argument(
-        "--lock-timeout",
-        type=_number(float, zero_ok=True),
-        default=DEFAULT_LOCK_TIMEOUT,
-        metavar="SECONDS",
-        help="how long to wait, with backoff, for a database another process holds (at start and at each "
-        f"write; the file is held only while read or written) before exit {EXIT_USAGE} (default "
-        f"{DEFAULT_LOCK_TIMEOUT:g})",
-    )
-    run.add_argument("--json", action="store_true", help="print one JSON object on stdout; text goes to stderr")
-    run.add_argument(
-        "--dry-run", action="store_true", help="count what would be fetched and estimate requests; no network"
-    )
-    run.add_argument(
-        "--retry-misses",
-        action="store_true",
-        help="ask again for ids that earlier runs found missing on Spotify or without an image",
-    )
-    run.add_argument(
-        "--recheck-after",
-        type=_number(float, zero_ok=True),
-        metavar="DAYS",
-        help="ask again for remembered misses checked more than DAYS days ago",
-    )
-    run.add_argument(
-        "--refresh",
-        action="store_true",
-        help="fetch again the images rows already have, and replace those Spotify changed (journaled: "
-        "`backfill undo --last` puts them back); a run without it only fills empty ones",
-    )
-    run.add_argument(
-        "--older-than",
-        type=_number(float, zero_ok=True),
-        metavar="DAYS",
-        help="with --refresh: skip ids a refresh already checked within the last DAYS days",
-    )
-    run.add_argument("--sync", action="store_true", help="after a successful run, `backfill sync` to Postgres")
-    _postgres_option(run)
-
-    sync_cmd = sub.add_parser(
-        "sync",
-        help="push the images Postgres lacks to the dashboard's production Postgres",
-        description="Copy album art, artist photos and recovered artist ids from the DuckDB history to the "
-        "dashboard's Postgres, where Postgres has NULL. Matches tracks on spotify_track_uri and artists on "
-        "artist_name; never adds, deletes or overwrites anything. One transaction: readers see the data before "
-        "or after, never in between. Needs psycopg: pip install 'backfill[postgres]'.",
-        epilog=epilog,
-        formatter_class=fmt,
-    )
-    _db_option(sync_cmd)
-    _postgres_option(sync_cmd)
-    sync_cmd.add_argument(
-        "--connect-timeout",
-        type=_number(int),
-        default=DEFAULT_CONNECT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"give up connecting to Postgres after this long (default {DEFAULT_CONNECT_TIMEOUT}; at least 2)",
-    )
-    sync_cmd.add_argument("--dry-run", action="store_true", help="count what would be pushed; write nothing")
-    sync_cmd.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-    verify = sub.add_parser(
-        "verify",
-        help="show image coverage and what is still missing (read-only, no credentials)",
-        description="Read-only report: tracks and artists with and without images, why rows are still "
-        "missing one, and a sample of each. Needs no credentials.",
-        epilog=epilog,
-        formatter_class=fmt,
-    )
-    _db_option(verify)
-    verify.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    verify.add_argument(
-        "--html",
-        metavar="PATH",
-        help="also write a self-contained HTML page: coverage, the Top 50 tracks and artists with their images, "
-        "and what is missing (an existing file is replaced only if it is an HTML page)",
-    )
-
-    undo = sub.add_parser(
-        "undo",
-        help="put back the images a refresh replaced",
-        description="Restore the values a `run --refresh` replaced, newest first. A value changed since the "
-        "refresh is left alone. Needs no credentials.",
-        epilog=epilog,
-        formatter_class=fmt,
-    )
-    _db_option(undo)
-    which = undo.add_mutually_exclusive_group(required=True)
-    which.add_argument("--last", action="store_true", help="undo the last refresh run")
-    which.add_argument("--since", metavar="TIME", help="undo every change made at or after TIME (ISO 8601, local time)")
-    undo.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-    demo = sub.add_parser(
-        "demo",
-        help="build a sample history and backfill it from a local Spotify emulator (no credentials)",
-        description="Write a sample listening history (to data/demo.duckdb unless --db says), start the local "
-        "Spotify emulator, run the real backfill against it, then verify, writing data/demo.html. "
-        "Needs no credentials or network. "
-        "It exits with the code of its backfill run.",
-        epilog=epilog,
-        formatter_class=fmt,
-    )
-    demo.add_argument(
-        "--db",
-        metavar="PATH",
-        default="data/demo.duckdb",
-        help="where to write the sample (default data/demo.duckdb); an existing file is replaced only if an "
-        "earlier demo made it",
-    )
-    demo.add_argument("--tracks", type=_number(int), default=1500, metavar="N", help="rows in tracks (default 1500)")
-    demo.add_argument(
-        "--artists",
-        type=_number(int),
-        default=400,
-        metavar="N",
-        help="artists the emulator knows (default 400); the artists table has a few more rows: names that share "
-        "an id or have none",
-    )
-    demo.add_argument("--plays", type=_number(int), default=4000, metavar="N", help="rows in plays (default 4000)")
-    demo.add_argument("--batch", action="store_true", help="emulate an Extended Quota app (batch endpoints allowed)")
-    demo.add_argument("--rate", type=_number(float), default=40.0, metavar="R", help="requests per second (default 40)")
-    demo.add_argument(
-        "--port",
-        type=_number(int, zero_ok=True),
-        default=8765,
-        metavar="N",
-        help="the emulator's port, which the page's image URLs name (default 8765; 0: any free port)",
-    )
-
-    help_ = sub.add_parser(
-        "help", help="show the options of a command", description="Show the options of COMMAND.", formatter_class=fmt
-    )
-    help_.add_argument("topic", nargs="?", metavar="COMMAND", help="run, verify, demo, ... (default: an overview)")
-    for command in commands(parser).values():
-        version_option(command)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
