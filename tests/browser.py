@@ -143,7 +143,12 @@ async def browser_page() -> AsyncIterator[Page]:
     binary = chromium_path()
     if binary is None:
         raise RuntimeError("chromium is not installed (make e2e installs it)")
-    with tempfile.TemporaryDirectory(prefix="backfill-chromium-") as profile, tempfile.TemporaryFile("w+") as log:
+    # ignore_cleanup_errors: chromium's helper processes may still write to the profile for a moment after the
+    # browser process exits ("Directory not empty: 'Default'" once in CI); a leftover temp folder harms nothing.
+    with (
+        tempfile.TemporaryDirectory(prefix="backfill-chromium-", ignore_cleanup_errors=True) as profile,
+        tempfile.TemporaryFile("w+") as log,
+    ):
         proc = await asyncio.create_subprocess_exec(
             binary,
             *FLAGS,
