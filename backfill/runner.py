@@ -61,7 +61,6 @@ class RunReport:
     result: RunResult
     plan: Plan
     db: dict[str, tuple[int, int]]  # per table: (rows, rows with an image), after the run
-    sources: tuple[str, ...] = ()
     replaced: dict[str, int] | None = None  # refresh: per kind, images replaced (and journaled)
 
 
@@ -157,9 +156,8 @@ async def execute(
                 except StoreError as exc:
                     result.error, result.stopped = exc, "error"
             await asyncio.to_thread(store.release)
-            used = tuple(s.name for s in (api, oembed) if s is not None)
             replaced = getattr(store, "replaced", None) if config.refresh else None
-            return RunReport(result, plan, db, used, replaced)
+            return RunReport(result, plan, db, replaced)
         finally:
             store.close()
 

@@ -27,8 +27,8 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         super()._run_once()  # type: ignore[misc]
 
 
-def run(coro: Coroutine[Any, Any, Any]) -> Any:
-    loop = VirtualClockLoop()
+def run(coro: Coroutine[Any, Any, Any], loop_class: type[VirtualClockLoop] | None = None) -> Any:
+    loop = (loop_class or VirtualClockLoop)()
     try:
         return loop.run_until_complete(coro)
     finally:

@@ -17,6 +17,7 @@ from backfill.sources import http
 from backfill.sources.http import ClientOptions, RateLimited
 from backfill.sources.oembed import OEmbedClient
 from tests.test_gate import VirtualClockLoop
+from tests.test_gate import run as run_virtually
 
 
 class NudgingClockLoop(VirtualClockLoop):
@@ -30,11 +31,7 @@ class NudgingClockLoop(VirtualClockLoop):
 
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
-    loop = NudgingClockLoop()
-    try:
-        return loop.run_until_complete(coro)
-    finally:
-        loop.close()
+    return run_virtually(coro, NudgingClockLoop)
 
 
 def test_a_429_lowers_the_rate_once_per_overshoot() -> None:

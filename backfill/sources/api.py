@@ -66,10 +66,6 @@ class SpotifyClient(PacedSource):
         self._batch: dict[Kind, _BatchSupport] = {"tracks": _BatchSupport(), "artists": _BatchSupport()}
         self._refused: set[str] = set()  # tokens refused since the last success
 
-    @property
-    def gate(self):  # type: ignore[no-untyped-def]  # kept for tests that close the API gate
-        return self.pace.gate
-
     # -- public calls ----------------------------------------------------------------------------
 
     def batch_allowed(self, kind: Kind) -> bool | None:

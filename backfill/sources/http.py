@@ -154,7 +154,6 @@ class PacedSource:
         self.pace = pace
         self._options = options
         self.requests: Counter[str] = Counter()  # per kind, every request sent (retries included)
-        self.throttled = 0  # 429s received
 
     async def _send(self, url: str, params: dict[str, str] | None) -> tuple[Reply, object]:
         """Send once; the reply, and whatever `_judge` needs to know of how it was sent (e.g. the token)."""
@@ -175,7 +174,6 @@ class PacedSource:
                 self.requests[kind] += 1
             status = reply.status
             if status == 429:
-                self.throttled += 1
                 rate_limits += 1
                 self.pace.throttled(epoch)
                 wait = reply.retry_after
