@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from backfill import __version__
-from backfill.report import text_width
+from backfill.terminal import text_width
 
 
 class ArgumentError(Exception):

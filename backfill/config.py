@@ -13,6 +13,7 @@ DEFAULT_DB = "data/spotify.duckdb"
 DEFAULT_API_URL = "https://api.spotify.com/v1"
 DEFAULT_TOKEN_URL = "https://accounts.spotify.com/api/token"
 DEFAULT_OEMBED_URL = "https://open.spotify.com/oembed"
+DEFAULT_OEMBED_RATE = 10.0  # oEmbed requests per second to start from (and never exceed); lowered on 429s
 
 
 class ConfigError(Exception):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from backfill.fetching import ArtistJob, Fetcher, TrackJob
-from backfill.sources.api import BATCH_SIZE
+from backfill.sources import BATCH_SIZE
 
 
 async def track_groups(rows: AsyncIterator[tuple[str, int | None]]) -> AsyncIterator[list[str]]:

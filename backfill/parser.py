@@ -7,8 +7,8 @@ import argparse
 from backfill import interrupts
 from backfill.cliargs import HelpFormatter, Parser, commands, version_option
 from backfill.cliargs import number as _number
-from backfill.sources.oembed import DEFAULT_OEMBED_RATE
-from backfill.sync import DEFAULT_CONNECT_TIMEOUT
+from backfill.config import DEFAULT_OEMBED_RATE
+from backfill.sync.model import DEFAULT_CONNECT_TIMEOUT
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from backfill.report import duration, text_width
+from backfill.terminal import duration, text_width
 
 LOG_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 MIN_ESTIMATE_AFTER = 3.0  # seconds of pace before estimating the time left

@@ -9,11 +9,11 @@ from typing import Literal
 
 import aiohttp
 
-from backfill.config import Settings
+from backfill.config import DEFAULT_OEMBED_RATE, Settings
 from backfill.pipeline import Pipeline, Progress, RunResult
 from backfill.sources.api import SpotifyClient
 from backfill.sources.http import ClientOptions
-from backfill.sources.oembed import DEFAULT_OEMBED_RATE, OEmbedClient
+from backfill.sources.oembed import OEmbedClient
 from backfill.store import MissFilter, Plan, Store, StoreError
 from backfill.token import CredentialsRejected, TokenSource, TokenUnavailable
 

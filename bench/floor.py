@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from backfill.emulator.sample import SampleSpec, World
-from backfill.sources.api import BATCH_SIZE
+from backfill.sources import BATCH_SIZE
 from backfill.store import MissFilter, Store
 from bench import scale
 from bench.common import ChildResult, Context, child_env, run_module, say, serve

@@ -4,3 +4,6 @@
 - `oembed`: Spotify's oEmbed endpoint (no credentials, no Web API quota).
 - `answers`: reading their answers; only a well-formed answer may say "no image" or "not found".
 """
+
+BATCH_SIZE = 50  # the most ids the Web API's /tracks and /artists take in one call
+SOURCE_NAMES = {"api": "Web API", "oembed": "oEmbed"}  # as the summaries name them

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import aiohttp
 
 from backfill.pacing import Pace
+from backfill.sources import BATCH_SIZE
 from backfill.sources.answers import Answer, artist_answer, batch_entries, track_answer
 from backfill.sources.http import (
     ClientOptions,
@@ -22,7 +23,6 @@ from backfill.sources.http import (
 )
 from backfill.token import TokenSource
 
-BATCH_SIZE = 50  # the most ids /tracks and /artists take in one call
 ALBUM_PAGE = 50  # the most tracks /albums/{id}/tracks returns in one page
 # Distinct fresh tokens refused with 401 and no success in between: then the API is not going to take any.
 _MAX_REFUSED_TOKENS = 3

@@ -12,7 +12,6 @@ from backfill.pacing import Pace
 from backfill.sources.answers import Answer, oembed_answer
 from backfill.sources.http import ClientOptions, Json, Kind, PacedSource, Reply
 
-DEFAULT_OEMBED_RATE = 10.0  # requests per second to start from (and never exceed); lowered on 429s
 _PAGE = "https://open.spotify.com"
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import psycopg
 
 from backfill.emulator import Emulator
-from backfill.pgurl import mask_url
+from backfill.sync.pgurl import mask_url
 from tests.conftest import FAST, digest, table
 from tests.sync.conftest import SECRET, Production, one_line_error, writer
 
@@ -203,3 +205,17 @@ def test_readers_never_see_a_missing_table_or_half_a_sync(cli, history: Path, pr
     assert not errors
     assert seen[0] == before and seen[-1] == after
     assert set(seen) <= {before, after}, sorted(set(seen))
+
+
+def test_sync_and_verify_start_without_the_fetching_side(history: Path) -> None:
+    # Start-up is most of a sync's time: it must not pay for aiohttp and tqdm, which only `run` needs.
+    probe = (
+        "import sys\nfrom backfill.cli import main\n"
+        "main(sys.argv[1:])\n"
+        "print(sorted(m for m in ('aiohttp', 'tqdm', 'backfill.pipeline') if m in sys.modules))"
+    )
+    for args in (["sync", "--dry-run", "--postgres", "postgresql://x@127.0.0.1:1/x"], ["verify"]):
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, *args, "--db", str(history)], capture_output=True, text=True, timeout=120
+        )
+        assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr

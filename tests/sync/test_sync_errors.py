@@ -13,9 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from backfill import sync as sync_module
 from backfill.emulator.pgserver import free_port
-from backfill.pgurl import mask_url
+from backfill.sync import postgres as sync_postgres
+from backfill.sync.pgurl import mask_url
 from tests.sync.conftest import SECRET, Production, one_line_error, writer
 
 
@@ -160,7 +160,7 @@ def test_refused_artists_update_rolls_back_tracks(cli, history: Path, unchanged:
 def test_table_locked_by_another_session(
     cli, history: Path, unchanged: Production, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sync_module, "LOCK_TIMEOUT", "300ms")
+    monkeypatch.setattr(sync_postgres, "LOCK_TIMEOUT", "300ms")
     with unchanged.connect() as other:
         other.execute("LOCK TABLE artists IN ACCESS EXCLUSIVE MODE")  # e.g. the old full re-sync running
         line = failed_sync(cli, "--db", history, "--postgres", unchanged.url(writer(unchanged), SECRET))

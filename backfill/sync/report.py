@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from backfill.sync import SyncReport
+from backfill.sync.model import SyncReport
 
 HEADINGS = ("pushed", "already set", "differing", "missing in Postgres")
 
@@ -16,6 +16,8 @@ def sync_json(report: SyncReport) -> dict[str, Any]:
         doc[table] = {column: asdict(counts) for column, counts in columns.items()}
         doc[table]["rows_updated"] = report.rows_updated.get(table, 0)
     doc["pushed"] = sum(c.pushed for columns in report.columns.values() for c in columns.values())
+    doc["rows_sent"] = report.rows_sent  # COPYed up: only the rows Postgres lacked
+    doc["digest_bytes"] = report.bytes_down  # what Postgres sent to compare with
     doc["elapsed_seconds"] = round(report.elapsed, 3)
     return doc
 

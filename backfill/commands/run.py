@@ -1,0 +1,137 @@
+"""`backfill run`: fill the missing images (the work is in runner.py and pipeline.py; this is its CLI side:
+options to a RunConfig, signals, the summary and the exit code)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from backfill.commands import checked_settings
+from backfill.commands.sync import sync_after_run
+from backfill.parser import EXIT_FAILED, EXIT_OK, EXIT_RATE_LIMITED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, UsageError
+from backfill.pipeline import Pipeline, RunResult
+from backfill.progress import Bars
+from backfill.report import run_json, run_text
+from backfill.report_plan import dry_run_json, dry_run_text
+from backfill.runner import RunConfig, SetupError, execute, make_plan
+from backfill.sources.http import ClientOptions
+from backfill.store import MissFilter, Plan, StoreError
+from backfill.token import CredentialsRejected
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.older_than is not None and not args.refresh:
+        raise UsageError("--older-than goes with --refresh")
+    settings = checked_settings(args)
+    kinds: tuple[str, ...] = (args.only,) if args.only else ("tracks", "artists")
+    options = ClientOptions(
+        rate=args.rate, concurrency=args.concurrency, max_wait=args.max_wait, max_retries=args.retries
+    )
+    config = RunConfig(
+        settings,
+        kinds,
+        MissFilter(args.retry_misses, args.recheck_after),
+        options,
+        source=args.source,
+        oembed=dataclasses.replace(options, rate=args.oembed_rate),
+        lock_timeout=args.lock_timeout,
+        refresh=args.refresh,
+        older_than_days=args.older_than,
+    )
+    use_api, use_oembed = config.sources(check=not args.dry_run)  # a missing credential: an error before anything
+    then = sync_after_run(args, settings) if args.sync and not args.dry_run else None  # checked before the run
+    # Read-only first: every check passes before anything can be written.
+    plan = make_plan(config)
+    if args.dry_run:
+        if args.json:
+            print(json.dumps(dry_run_json(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate), indent=2))
+        elif args.refresh:  # the same figures, about the rows that have an image
+            text = dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate)
+            text = text.replace("DRY RUN:", "DRY RUN (refresh):")
+            for old, new in (("without an image:", "with an image:   "), ("Known misses,", "Just checked,")):
+                text = text.replace(old, new)
+            print(text)
+        else:
+            print(dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate))
+        return EXIT_OK
+    return asyncio.run(_run(config, plan, as_json=args.json, then=then))
+
+
+async def _run(
+    config: RunConfig, plan: Plan, *, as_json: bool, then: Callable[[dict[str, Any]], int] | None = None
+) -> int:
+    loop = asyncio.get_running_loop()
+    started = time.monotonic()
+    received: list[int] = []
+    main_task = asyncio.current_task()
+    pipeline: Pipeline | None = None
+
+    def on_start(p: Pipeline) -> None:
+        nonlocal pipeline
+        pipeline = p
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        if pipeline is not None:
+            pipeline.halt("interrupted")  # stop fetching; the writer still commits what came in
+        elif main_task is not None:
+            main_task.cancel()  # still setting up: nothing written yet
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        outcome = await execute(
+            config,
+            plan,
+            progress=lambda p: Bars({k: getattr(p, k).pending for k in config.kinds}),
+            started=on_start,
+        )
+    except asyncio.CancelledError:
+        print("backfill: interrupted before anything was fetched", file=sys.stderr)
+        return _signal_exit(received)
+    except SetupError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+            if received:  # a second signal while the summary is written and threads wind down: nothing to stop
+                signal.signal(signum, signal.SIG_IGN)
+
+    result, elapsed = outcome.result, time.monotonic() - started
+    text = run_text(result, outcome.plan, config.kinds, outcome.db, elapsed)
+    if outcome.replaced is not None:
+        text += (
+            f"\nRefresh: {outcome.replaced['tracks']:,} track images and {outcome.replaced['artists']:,} artist photos "
+        )
+        text += "replaced (journaled; `backfill undo --last` puts them back), the rest unchanged."
+    print(text, file=sys.stderr if as_json else sys.stdout)
+    doc = run_json(result, outcome.plan, config.kinds, outcome.db, elapsed)
+    if outcome.replaced is not None:
+        doc["replaced"] = outcome.replaced
+    code = _exit_code(result, received)
+    if then is not None and code == EXIT_OK:
+        code = then(doc)
+    if as_json:
+        print(json.dumps(doc))
+    return code
+
+
+def _exit_code(result: RunResult, received: list[int]) -> int:
+    if result.stopped == "interrupted":
+        return _signal_exit(received)
+    if result.stopped == "rate_limited":
+        return EXIT_RATE_LIMITED
+    if result.stopped == "error":
+        return EXIT_USAGE if isinstance(result.error, CredentialsRejected | StoreError) else EXIT_FAILED
+    return EXIT_FAILED if any(s.failed for s in result.stats.values()) else EXIT_OK
+
+
+def _signal_exit(received: list[int]) -> int:
+    return EXIT_SIGTERM if received and received[0] == signal.SIGTERM else EXIT_SIGINT

@@ -1,0 +1,42 @@
+"""`backfill verify`: what the history has and lacks, as text, JSON or an HTML page."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from backfill.commands import checked_settings
+from backfill.parser import EXIT_OK, VERIFY_LOCK_TIMEOUT, UsageError
+from backfill.report_html import TOP_N, page, write_page
+from backfill.report_plan import verify_json, verify_text
+from backfill.store import MissFilter, Store
+from backfill.toplists import ranking, top_artists, top_tracks
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    settings = checked_settings(args)
+    store = Store.open(settings.db_path, read_only=True, need_artists=False, lock_timeout=VERIFY_LOCK_TIMEOUT)
+    try:
+        plan = store.plan(MissFilter())
+        report = verify_json(store.image_counts(), plan, store.remembered_counts(), store.samples())
+        html = _verify_page(settings.db_path, store, report) if args.html else None
+    finally:
+        store.close()
+    if html is not None:
+        try:
+            write_page(Path(args.html), html, settings.db_path)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot write {args.html}: {getattr(exc, 'strerror', None) or exc}") from None
+        print(f"HTML report written to {args.html}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({**report, "error": None}, indent=2))
+    else:
+        print(verify_text(str(settings.db_path), report))
+    return EXIT_OK
+
+
+def _verify_page(db_path: Path, store: Store, report: dict[str, Any]) -> str:
+    return page(str(db_path), report, ranking(store), top_tracks(store, TOP_N), top_artists(store, TOP_N))
