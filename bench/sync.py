@@ -221,6 +221,8 @@ def run(ctx: Context) -> None:
         "(`python -m backfill sync`; `python -m backfill.emulator.production` for the full re-sync) on a fresh "
         f"copy of that database, {RUNS} times; the median run is shown. The full re-sync writes rows with psycopg's "
         "COPY row writer, faster than the predecessor's text buffer of str() values, so the ratio is conservative. "
+        "Each process imports what its way needs (duckdb and psycopg; `backfill sync` also its CLI), not the "
+        "emulator: process wall time is start-up plus time syncing. "
         f"'{WAN_LABEL}': the same, with the process reaching Postgres through a relay in the bench process that "
         "delays and paces the bytes (bench/link.py), standing for a hosted Postgres over home broadband. The "
         "reader is a thread of the bench process on its own direct connection, polling one query over all four "
@@ -244,7 +246,8 @@ def _report(
         "7 sync",
         f"{where}: `backfill sync`",
         f"{ours.result.wall:.2f} s process wall time, {ours.doc['elapsed_seconds']:.2f} s of it syncing (the rest "
-        f"is Python start-up and imports); {written:,} rows written ({ours.doc['pushed']:,} values)",
+        f"is Python start-up and imports); {written:,} rows written ({ours.doc['pushed']:,} values); "
+        f"{ours.doc['rows_sent']:,} rows sent up, {ours.doc['digest_bytes'] / 1e3:,.0f} KB of digests down",
     )
     ctx.add(
         "7 sync",

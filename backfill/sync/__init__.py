@@ -50,7 +50,7 @@ def sync(
     except BaseException:
         opening.abandon()
         raise
-    con, digests, error = opening.result()
+    con, digests, error = opening.result()  # Ctrl-C while waiting: abandoned, and raised
     writing = False
     try:
         try:

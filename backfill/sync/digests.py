@@ -60,22 +60,25 @@ def index(target: Target, blob: bytes) -> Theirs:
 def compare(target: Target, ours: list[Row], theirs: Theirs) -> tuple[dict[str, ColumnCounts], list[Row]]:
     """The counts per column, and the rows to send: (key, value per column, None where Postgres has one)."""
     n = len(target.columns)
+    key_at, record_at = 1 + n, 2 + n
+    get = theirs.get
+    # Usually Postgres has exactly our values: those rows are settled by one comparison each, in C.
+    others = [row for row in ours if get(row[key_at]) != row[record_at]]  # type: ignore[arg-type]
     counts = [ColumnCounts() for _ in range(n)]
+    for i in range(n):
+        counts[i].already_set = sum(1 for row in ours if row[1 + i] is not None)
+        counts[i].already_set -= sum(1 for row in others if row[1 + i] is not None)
     send: list[Row] = []
-    for row in ours:
-        values, found = row[1 : 1 + n], theirs.get(row[1 + n])  # type: ignore[arg-type]
+    for row in others:
+        values, found = row[1 : 1 + n], get(row[key_at])  # type: ignore[arg-type]
         if found is None:
             for i in range(n):
                 if values[i] is not None:
                     counts[i].missing_in_postgres += 1
-        elif found == row[2 + n]:  # Postgres has exactly our values: the usual case, decided at once
-            for i in range(n):
-                if values[i] is not None:
-                    counts[i].already_set += 1
-        else:
-            needed = _column_by_column(values, row[2 + n], found, counts)  # type: ignore[arg-type]
-            if any(v is not None for v in needed):
-                send.append((row[0], *needed))
+            continue
+        needed = _column_by_column(values, row[record_at], found, counts)  # type: ignore[arg-type]
+        if any(v is not None for v in needed):
+            send.append((row[0], *needed))
     return dict(zip(target.columns, counts, strict=True)), send
 
 

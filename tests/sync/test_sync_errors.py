@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -209,3 +211,50 @@ def test_run_then_failed_sync(cli, db_path: Path, emulator, monkeypatch: pytest.
     errors = [line for line in result.err.splitlines() if line.startswith("backfill: error:")]
     assert len(errors) == 1 and "sync: cannot connect" in errors[0]
     assert SECRET not in result.out + result.err
+
+
+def _sessions(production: Production, sql: str) -> int:
+    with production.connect(autocommit=True) as con:
+        row = con.execute(
+            f"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            f"AND {sql}"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    for _ in range(600):
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never: {what}")
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "said"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+def test_interrupted_while_waiting_for_a_locked_table(
+    history: Path, unchanged: Production, signum: int, code: int, said: str
+) -> None:
+    # The old full re-sync holds artists; sync waits for it (in its connecting thread). Ctrl-C or a SIGTERM then
+    # ends it at once, and its query is cancelled: no session is left behind, queued for the lock.
+    with unchanged.connect() as other:
+        other.execute("LOCK TABLE artists IN ACCESS EXCLUSIVE MODE")
+        holder = other.info.backend_pid
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backfill", "sync", "--db", str(history), "--postgres", unchanged.url()],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _until(lambda: _sessions(unchanged, "wait_event_type = 'Lock'") == 1, "sync waits for the lock")
+            proc.send_signal(signum)
+            out, err = proc.communicate(timeout=60)
+            _until(lambda: _sessions(unchanged, f"pid <> {holder}") == 0, "sync's session is gone")
+        finally:
+            proc.kill()
+            other.rollback()
+    assert proc.returncode == code, err
+    assert out == "" and err.strip() == f"backfill: {said}"
