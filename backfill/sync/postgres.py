@@ -52,6 +52,13 @@ def connect(url: str, timeout: int) -> psycopg.Connection[Any]:
         raise SyncError(scrub(f"cannot use the Postgres URL {where}: {first_line(exc)}", url)) from None
 
 
+def _together(con: psycopg.Connection[Any]) -> contextlib.AbstractContextManager[Any]:
+    """Several statements in one round trip where libpq can pipeline (14 and later, as in psycopg's binary
+    wheels); with an older libpq they simply run one after another, to the same effect."""
+    pg = import_psycopg()
+    return con.pipeline() if pg.Pipeline.is_supported() else contextlib.nullcontext()
+
+
 def _check_sql() -> str:
     names = ", ".join(f"'{t.table}'" for t in TARGETS)
     return (
@@ -70,7 +77,7 @@ def begin(con: psycopg.Connection[Any], where: str, dry_run: bool) -> dict[str, 
     check = con.cursor()
     digests: dict[str, psycopg.Cursor[Any]] = {}
     try:
-        with con.pipeline():
+        with _together(con):
             con.execute(f"BEGIN ISOLATION LEVEL REPEATABLE READ{' READ ONLY' if dry_run else ''}")
             con.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
             check.execute(_check_sql())
@@ -120,7 +127,7 @@ def push(con: psycopg.Connection[Any], send: dict[str, list[Row]]) -> dict[str, 
                 for row in send[target.table]:
                     copy.write_row((i, *row, *pad))
     updates: dict[str, psycopg.Cursor[Any]] = {}
-    with con.pipeline():
+    with _together(con):
         for i, target in tables:
             updates[target.table] = con.cursor()
             updates[target.table].execute(_update_sql(i, target))

@@ -219,3 +219,13 @@ def test_sync_and_verify_start_without_the_fetching_side(history: Path) -> None:
             [sys.executable, "-c", probe, *args, "--db", str(history)], capture_output=True, text=True, timeout=120
         )
         assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
+
+
+def test_without_pipeline_mode_the_same_sync(cli, history: Path, production: Production, monkeypatch) -> None:
+    # A psycopg on a libpq older than 14 cannot pipeline: the same statements then go one by one.
+    monkeypatch.setattr(psycopg.Pipeline, "is_supported", classmethod(lambda cls: False))
+    before = production.snapshot()
+    want, counts = expected(before, duck_values(history))
+    result = cli("sync", "--db", history, "--postgres", production.url(), "--json")
+    assert result.code == 0, result.err
+    assert reported(result.json) == counts and production.snapshot() == want
