@@ -7,7 +7,7 @@ Rules this package keeps:
 - One transaction, set-based: the rows Postgres lacks are COPYed into a TEMP table, then one guarded
   `UPDATE … FROM` per table (postgres.py). Readers see the state before or after, never half of it.
 - Little crosses the network: Postgres sends digests of its keys and values (digests.py), compared here with
-  the history's (history.py); only the rows it lacks go up. About five round trips after connecting.
+  the history's (history.py); only the rows it lacks go up. Four round trips after connecting.
 - Every check (both schemas, privileges) runs before the first write; any error rolls back: nothing changed.
 - The DuckDB file is open (read-only) only while its values are read, as Postgres is connected to meanwhile
   (opening.py); it is closed before anything is written to Postgres.

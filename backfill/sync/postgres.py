@@ -1,7 +1,7 @@
-"""The Postgres side of sync: connect, then one transaction in three round trips, each error in one line.
+"""The Postgres side of sync: connect, then one transaction in four round trips, each error in one line.
 
 1. BEGIN (REPEATABLE READ: one snapshot for reading and writing), checks, the TEMP table, every digest: pipelined.
-2. COPY of the rows Postgres lacks into the TEMP table (skipped when there are none).
+2. COPY of the rows Postgres lacks into the TEMP table: two round trips (skipped when there are none).
 3. One guarded `UPDATE … FROM` per table, and COMMIT: pipelined.
 Readers see the state before or after, never a table missing or half updated. A concurrent writer to the same
 rows makes the UPDATE fail (serialization failure) and everything roll back, so the counts are exactly what
