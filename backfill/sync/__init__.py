@@ -59,7 +59,7 @@ def sync(
             send: dict[str, list[Row]] = {}
             for target in TARGETS:
                 blob = digests[target.table]
-                report.bytes_down += len(blob)
+                report.digest_bytes += len(blob)
                 theirs = index(target, blob)
                 report.columns[target.table], send[target.table] = compare(target, history[target.table], theirs)
             report.rows_sent = sum(len(rows) for rows in send.values())

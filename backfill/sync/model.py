@@ -40,7 +40,7 @@ class SyncReport:
     columns: dict[str, dict[str, ColumnCounts]] = field(default_factory=dict)  # table -> column -> counts
     rows_updated: dict[str, int] = field(default_factory=dict)  # table -> rows the UPDATE changed
     elapsed: float = 0.0
-    bytes_down: int = 0  # digests Postgres sent
+    digest_bytes: int = 0  # what Postgres sent to compare with (its rows' digests)
     rows_sent: int = 0  # rows COPYed up: only those Postgres lacks
 
 

@@ -17,7 +17,7 @@ def sync_json(report: SyncReport) -> dict[str, Any]:
         doc[table]["rows_updated"] = report.rows_updated.get(table, 0)
     doc["pushed"] = sum(c.pushed for columns in report.columns.values() for c in columns.values())
     doc["rows_sent"] = report.rows_sent  # COPYed up: only the rows Postgres lacked
-    doc["digest_bytes"] = report.bytes_down  # what Postgres sent to compare with
+    doc["digest_bytes"] = report.digest_bytes  # what Postgres sent to compare with
     doc["elapsed_seconds"] = round(report.elapsed, 3)
     return doc
 
