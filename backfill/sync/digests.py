@@ -4,7 +4,7 @@ Both sides describe a row by the same record: the key's digest, then per column 
 digest (nine zero bytes when NULL). A digest is the first 8 bytes of the MD5 of the text's UTF-8 bytes (MD5
 because every Postgres and DuckDB has it; this is change detection, not security). Postgres sends its records,
 about 17 bytes a track instead of about 100 for key and URL; the history's come from DuckDB. Only the rows
-Postgres lacks then travel up, in full. A false match needs a 64-bit collision: about 1 in 10^11 for a whole
+Postgres lacks then travel up, in full. A false match needs a 64-bit collision: under 1 in 10^10 for a whole
 history of 25,000 rows. And whatever the digests say, the UPDATE only ever fills a NULL, matched on the key.
 """
 
