@@ -20,6 +20,7 @@ from backfill.config import ConfigError
 from backfill.parser import EXIT_BROKEN_PIPE, EXIT_OK, EXIT_USAGE, UsageError, build_parser
 from backfill.store import StoreError
 from backfill.sync import SyncError
+from backfill.terminal import first_line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,8 +80,7 @@ def _main(argv: list[str]) -> int:
     except (duckdb.InterruptException, KeyboardInterrupt):  # Ctrl-C or SIGTERM, while DuckDB works or not
         return interrupts.report()
     except duckdb.Error as exc:  # e.g. out of memory or a corrupt file while reading what is pending
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return _setup_error(args, f"database error: {first}")
+        return _setup_error(args, f"database error: {first_line(exc)}")
 
 
 def _help(parser: argparse.ArgumentParser, topic: str | None) -> int:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from backfill.terminal import first_line
+
 DUCKDB_MAGIC = b"DUCK"
 _MAGIC_AT = 8
 _STORAGE_AT = 12
@@ -102,8 +104,7 @@ def refuse_unreadable(path: Path, header: Header, exc: duckdb.Error) -> StoreErr
             f"{path} was created by {made} (storage version {header.storage_version}), too old for this tool's "
             f"{ours}: convert it with EXPORT DATABASE in {made} and IMPORT DATABASE in DuckDB 1.0 or later"
         )
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return StoreError(f"cannot open database {path}: {first}")
+    return StoreError(f"cannot open database {path}: {first_line(exc)}")
 
 
 # DuckDB 2.0 rewrites catalog entries in a form DuckDB 0.9 cannot read (measured: "found field id: 101"), while

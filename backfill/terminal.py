@@ -1,4 +1,5 @@
-"""Text fitted to the terminal: its width, and the rows, wrapping and rules every summary uses (no heavy imports)."""
+"""Text for the terminal: its width, the rows, wrapping and rules every summary uses, and the one line an error
+shows (no heavy imports)."""
 
 from __future__ import annotations
 
@@ -61,3 +62,9 @@ def duration(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (drivers add detail lines, hints and carets), or its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__

@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 
 from backfill.sync.digests import Row, duckdb_record
-from backfill.sync.model import TARGETS, SyncError, first_line, require
+from backfill.sync.model import TARGETS, SyncError, require
+from backfill.terminal import first_line
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)")
 History = dict[str, list[Row]]  # table -> rows with any value

@@ -53,8 +53,3 @@ def require(have: set[tuple[str, str]], where: str) -> None:
         for column in (target.key, *target.columns):
             if (target.table, column) not in have:
                 raise SyncError(f"table '{target.table}' has no column '{column}' in {where}")
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0].strip() if text else type(exc).__name__

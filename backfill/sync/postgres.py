@@ -15,8 +15,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from backfill.sync.digests import Row, postgres_query
-from backfill.sync.model import TARGETS, SyncError, Target, first_line, require
+from backfill.sync.model import TARGETS, SyncError, Target, require
 from backfill.sync.pgurl import mask_url, scrub
+from backfill.terminal import first_line
 
 if TYPE_CHECKING:
     import psycopg
