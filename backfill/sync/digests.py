@@ -63,14 +63,14 @@ def compare(target: Target, ours: list[Row], theirs: Theirs) -> tuple[dict[str, 
     key_at, record_at = 1 + n, 2 + n
     get = theirs.get
     # Usually Postgres has exactly our values: those rows are settled by one comparison each, in C.
-    others = [row for row in ours if get(row[key_at]) != row[record_at]]  # type: ignore[arg-type]
+    others = [(row, found) for row in ours if (found := get(row[key_at])) != row[record_at]]  # type: ignore[arg-type]
     counts = [ColumnCounts() for _ in range(n)]
     for i in range(n):
         counts[i].already_set = sum(1 for row in ours if row[1 + i] is not None)
-        counts[i].already_set -= sum(1 for row in others if row[1 + i] is not None)
+        counts[i].already_set -= sum(1 for row, _ in others if row[1 + i] is not None)
     send: list[Row] = []
-    for row in others:
-        values, found = row[1 : 1 + n], get(row[key_at])  # type: ignore[arg-type]
+    for row, found in others:
+        values = row[1 : 1 + n]
         if found is None:
             for i in range(n):
                 if values[i] is not None:
