@@ -189,6 +189,20 @@ def test_401_on_every_call_stops_the_run_and_says_so(cli: Any, db_path: Path, em
     assert remembered(db_path) == set()
 
 
+def test_a_token_endpoint_that_hands_out_one_refused_token_stops_the_run(
+    cli: Any, db_path: Path, emulator: Emulator
+) -> None:
+    """Each fetch of the same refused string counts as one more refused token: the run stops, it does not loop."""
+    emulator.config.token_fault = "same-token"
+    result = cli("run", "--db", db_path, *FAST, "--json")
+    assert result.code == 1
+    assert "refused 4 fresh access tokens" in result.json["error"]
+    assert len(emulator.token_requests()) == 4
+    assert len({r.token for r in emulator.api()}) == 1
+    assert all(r.status == 401 for r in emulator.api()) and len(emulator.api()) <= 40
+    assert remembered(db_path) == set()
+
+
 def test_retry_after_as_an_http_date_is_obeyed(cli: Any, db_path: Path, emulator: Emulator, world: World) -> None:
     emulator.config.retry_after_date = True
     emulator.inject((429, 2), endpoint="tracks")
