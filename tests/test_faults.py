@@ -3,18 +3,23 @@ as a miss, and one clear line where the run cannot go on."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from backfill.config import load_settings
 from backfill.emulator import Emulator
 from backfill.emulator.sample import World
 from backfill.runner import RunConfig, SetupError, execute, make_plan
-from backfill.sources.http import ClientOptions
+from backfill.sources.answers import Answer
+from backfill.sources.api import SpotifyClient
+from backfill.sources.http import MAX_BODY, ClientOptions, RequestFailed
+from backfill.token import TokenSource
 from tests.checks import check_images
-from tests.conftest import FAST, table
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, FAST, table
 
 
 async def run_fast(db_path: Path, **client: float) -> Any:
@@ -145,6 +150,30 @@ def test_a_huge_answer_fails_its_items_instead_of_filling_memory(
     assert result.code == 1
     assert result.json["artists"]["failed"] > 0
     check_images(db_path, world, complete=False)
+
+
+@pytest.mark.parametrize("mode", ["padded", "padded-chunked"])
+async def test_a_valid_answer_padded_past_the_size_cap_fails_for_its_size(
+    mode: str, emulator: Emulator, world: World
+) -> None:
+    """A usable answer, only too big: refused by its Content-Length, or by counting a chunked one as it comes."""
+    emulator.config.fault_mode = mode
+    emulator.config.fault_endpoints = ("artist",)
+    artist_id = next(i for i, url in world.expected_artist_url.items() if url)
+    options = ClientOptions(rate=500.0, concurrency=1, max_retries=0, timeout=10.0)
+    async with aiohttp.ClientSession() as session:
+        tokens = TokenSource(session, emulator.token_url, CLIENT_ID, CLIENT_SECRET)
+        client = SpotifyClient(session, tokens, emulator.api_url, options)
+        async with session.get(
+            f"{emulator.api_url}/artists/{artist_id}", headers={"Authorization": f"Bearer {await tokens.get()}"}
+        ) as raw:
+            assert (raw.content_length is None) == (mode == "padded-chunked")
+            assert json.loads(await raw.read())["id"] == artist_id  # valid, only padded
+        with pytest.raises(RequestFailed) as raised:
+            await client.artist(artist_id)
+        assert f"over {MAX_BODY:,} bytes" in str(raised.value)
+        emulator.config.fault_mode = None
+        assert await client.artist(artist_id) == Answer("updated", world.expected_artist_url[artist_id])
 
 
 # -- 7, 8, 10, 11: the token endpoint, Retry-After dates, 401 storms, 429s without Retry-After -------------

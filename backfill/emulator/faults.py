@@ -112,14 +112,20 @@ RAW: dict[str, tuple[int, bytes, str]] = {
     "huge": (200, b'{"pad": "' + b"x" * (50 * 1024 * 1024) + b'"}', "application/json"),
     "error-500": (500, b"<html>500 Internal Server Error</html>", "text/html"),
 }
+# A valid answer padded with whitespace (still valid JSON) far past any real answer (under 1 MB), sent with a
+# Content-Length or chunked with none: only a client that counts what it reads can refuse the second.
+PADDED = ("padded", "padded-chunked")
+PADDING = 12 * 1024 * 1024
 # Modes the server handles itself: no answer at all, and redirects in a loop.
 SPECIAL = ("hang", "redirect-loop")
-MODES = (*JSON_MODES, *RAW, *SPECIAL)
+MODES = (*JSON_MODES, *RAW, *PADDED, *SPECIAL)
 
 
 def rewrite(mode: str, body: bytes, rng: random.Random) -> tuple[int, bytes, str]:
     """The faulty version of a 200 answer's body: (status, body, content type)."""
     if mode in RAW:
         return RAW[mode]
+    if mode in PADDED:
+        return 200, body + b" " * PADDING, "application/json"
     changed = JSON_MODES[mode](json.loads(body), rng)
     return 200, json.dumps(changed).encode(), "application/json"
