@@ -132,6 +132,23 @@ async def test_malformed_answers_fail_and_are_not_remembered(
     check_images(db_path, world, complete=True)  # the rerun mends everything: nothing was skipped
 
 
+async def test_ids_missing_from_a_short_batch_answer_fail_and_are_asked_again(
+    db_path: Path, emulator: Emulator, world: World
+) -> None:
+    """A batch answer one entry short (no null in its place) says nothing about the ids it left out."""
+    emulator.config.fault_mode = "dropped-entry"
+    emulator.config.fault_endpoints = ("tracks", "artists")
+    report = await run_fast(db_path, max_retries=0)
+    stats = report.result.stats
+    assert stats["tracks"].failed > 0 and stats["artists"].failed > 0
+    check_images(db_path, world, complete=False)
+    assert_only_true_misses(db_path, world)
+    emulator.config.fault_mode = None
+    again = await run_fast(db_path)
+    assert again.result.stats["tracks"].failed == again.result.stats["artists"].failed == 0
+    check_images(db_path, world, complete=True)
+
+
 def test_strings_as_batch_entries_fail_with_exit_1(cli: Any, db_path: Path, emulator: Emulator, world: World) -> None:
     emulator.config.fault_mode = "string-entries"
     result = cli("run", "--db", db_path, *FAST, "--retries", "0", "--json")

@@ -79,6 +79,17 @@ def _foreign_ids(body: Body, rng: random.Random) -> Body:
     return body
 
 
+def _drop_entry(body: Body, rng: random.Random) -> Body:
+    """One entry of a batch left out, no null in its place: the answer is one entry short."""
+    for key in ("tracks", "artists"):
+        entries = body.get(key) if isinstance(body, dict) else None
+        if isinstance(entries, list):
+            present = [i for i, entry in enumerate(entries) if entry is not None]
+            if present:
+                del entries[rng.choice(present)]
+    return body
+
+
 # Mode → rewrite of a 200 JSON body. The byte-level modes are in RAW below.
 JSON_MODES: dict[str, Rewrite] = {
     "empty-object": lambda body, rng: {},
@@ -88,6 +99,7 @@ JSON_MODES: dict[str, Rewrite] = {
     ),
     "shuffled": _shuffle,
     "foreign-ids": _foreign_ids,
+    "dropped-entry": _drop_entry,
     "url-int": lambda body, rng: _each_image(body, lambda im: im.update(url=12345)),
     "url-list": lambda body, rng: _each_image(body, lambda im: im.update(url=["https://i.scdn.co/image/x"])),
     "url-garbage": lambda body, rng: _each_image(body, lambda im: im.update(url="not a url at all")),
