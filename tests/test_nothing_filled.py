@@ -67,3 +67,23 @@ def test_a_small_run_of_real_misses_is_still_remembered(cli: Any, tmp_path: Path
     assert result.code == 0
     assert result.json["tracks"]["not_found"] == 3
     assert len(log_rows(path)) == 3
+
+
+@pytest.mark.parametrize(("misses", "kept"), [(19, 19), (20, 0), (50, 0)])
+def test_a_run_of_only_misses_remembers_them_only_below_twenty(
+    misses: int, kept: int, cli: Any, tmp_path: Path, emulator: Emulator
+) -> None:
+    """Too few to judge (under 20): real misses, remembered. From 20 on, a run that found nothing else looks like
+    the wrong catalogue, even when it ends normally, long before the early stop: none is remembered."""
+    path = tmp_path / "misses.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(TRACKS_DDL)
+    con.execute(ARTISTS_DDL)
+    uris = [f"spotify:track:{i:022d}" for i in range(misses)]  # well-formed ids the catalogue does not know
+    con.executemany("INSERT INTO tracks (spotify_track_uri, track_name, primary_artist_name) VALUES (?, 't', 'a')",
+                    [[u] for u in uris])  # fmt: skip
+    con.close()
+    result = cli("run", "--db", path, *AUTO, "--only", "tracks", "--json")
+    assert result.json["stopped"] is None
+    assert result.json["tracks"]["not_found"] == misses
+    assert len(log_rows(path)) == kept
