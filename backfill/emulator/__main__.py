@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from backfill.cliargs import HelpFormatter
 from backfill.emulator import faults
-from backfill.emulator.config import EmulatorConfig
 from backfill.emulator.accounts import TOKEN_FAULTS
+from backfill.emulator.config import EmulatorConfig
 from backfill.emulator.oembed import FAULTS as OEMBED_FAULTS
 from backfill.emulator.oembed import OEmbedConfig
 from backfill.emulator.server import Emulator
@@ -176,7 +176,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--oembed-fault",
         choices=tuple(OEMBED_FAULTS),
         metavar="NAME",
-        help="answer oEmbed requests with a broken 200 answer of this kind (default: none): " + ", ".join(OEMBED_FAULTS),
+        help="answer oEmbed requests with a broken 200 answer (default: none): " + ", ".join(OEMBED_FAULTS),
     )
     add(
         "--local-images",
