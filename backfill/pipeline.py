@@ -239,7 +239,7 @@ class Pipeline:
         self, kind: Kind, item_id: str, answer: Answer, source: str, http_status: int, names: tuple[str, ...]
     ) -> None:
         outcome = Outcome(kind, item_id, answer.status, url=answer.url, names=names)
-        for passed in self._watch.see(outcome, http_status):
+        for passed in self._watch.see(outcome, http_status, source):
             await self._results.put(passed)
 
     # -- writer ------------------------------------------------------------------------------------

@@ -54,20 +54,27 @@ class TokenSource:
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
         self.fetches = 0
+        # Which fetch the current token came from: an endpoint may hand out the same string again, and a
+        # refused token fetched anew must count as a new one.
+        self.serial = 0
 
     async def get(self) -> str:
+        return (await self.lease())[0]
+
+    async def lease(self) -> tuple[str, int]:
+        """The current token and the serial of the fetch that got it."""
         loop = asyncio.get_running_loop()
         if self._token is not None and loop.time() < self._expires_at:
-            return self._token
+            return self._token, self.serial
         async with self._lock:  # many workers may ask at once: only the first fetches
             if self._token is None or loop.time() >= self._expires_at:
                 await self._fetch()
             assert self._token is not None
-            return self._token
+            return self._token, self.serial
 
-    def invalidate(self, token: str) -> None:
+    def invalidate(self, token: str, serial: int | None = None) -> None:
         """A request with `token` got 401: drop it, unless another worker has already replaced it."""
-        if self._token == token:
+        if self._token == token and serial in (None, self.serial):
             self._token = None
 
     async def _fetch(self) -> None:
@@ -89,6 +96,7 @@ class TokenSource:
             body: Any = reply.body
             if reply.status == 200 and isinstance(body, dict) and isinstance(body.get("access_token"), str):
                 self._token = body["access_token"]
+                self.serial += 1
                 lifetime = _lifetime(body.get("expires_in"))
                 self._expires_at = asyncio.get_running_loop().time() + max(lifetime - _EXPIRY_MARGIN, lifetime / 2)
                 return

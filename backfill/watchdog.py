@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from http import HTTPStatus
 
+from backfill.sources.hints import likely_cause
 from backfill.sources.http import Fatal
 from backfill.store import Outcome
 
@@ -39,11 +40,13 @@ class Watchdog:
         self.held: list[Outcome] = []
         self.answers = 0
         self.statuses: Counter[int] = Counter()  # HTTP status of every not-found or failed answer
+        self.sources: Counter[tuple[int, str]] = Counter()  # (status, source): the hint names that source's settings
 
-    def see(self, outcome: Outcome, http_status: int) -> list[Outcome]:
+    def see(self, outcome: Outcome, http_status: int, source: str = "api") -> list[Outcome]:
         """The outcomes to pass on to the writer now (held "not found" ones come out with the first success)."""
         if outcome.status in ("not_found", "failed"):
             self.statuses[http_status] += 1
+            self.sources[(http_status, source)] += 1
         if self.healthy:
             return [outcome]
         if outcome.status in ("updated", "no_image"):
@@ -76,11 +79,6 @@ class Watchdog:
         what = f"{'all' if count == total else 'most'} of {total:,} answers were {describe_status(status)}"
         if self.healthy:
             return f"{what} ({count:,})"
-        cause = {
-            404: "is SPOTIFY_API_URL right (it ends in /v1), and is this the catalogue your history came from?",
-            400: "is the API URL right, and are these Spotify ids?",
-            401: "the access token is refused: check SPOTIFY_TOKEN_URL and SPOTIFY_API_URL",
-            403: "access is refused: check the app in Spotify's developer dashboard",
-            0: "the server's answers are unreadable or missing: check the URL, a proxy, or try later",
-        }.get(status, "the service is failing: try again later")
+        source = max(("api", "oembed"), key=lambda name: self.sources[(status, name)])
+        cause = likely_cause(source, status)
         return f"nothing filled: {what}; {cause}"

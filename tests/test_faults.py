@@ -3,18 +3,23 @@ as a miss, and one clear line where the run cannot go on."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from backfill.config import load_settings
 from backfill.emulator import Emulator
 from backfill.emulator.sample import World
 from backfill.runner import RunConfig, SetupError, execute, make_plan
-from backfill.sources.http import ClientOptions
+from backfill.sources.answers import Answer
+from backfill.sources.api import SpotifyClient
+from backfill.sources.http import MAX_BODY, ClientOptions, RequestFailed
+from backfill.token import TokenSource
 from tests.checks import check_images
-from tests.conftest import FAST, table
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, FAST, table
 
 
 async def run_fast(db_path: Path, **client: float) -> Any:
@@ -127,6 +132,23 @@ async def test_malformed_answers_fail_and_are_not_remembered(
     check_images(db_path, world, complete=True)  # the rerun mends everything: nothing was skipped
 
 
+async def test_ids_missing_from_a_short_batch_answer_fail_and_are_asked_again(
+    db_path: Path, emulator: Emulator, world: World
+) -> None:
+    """A batch answer one entry short (no null in its place) says nothing about the ids it left out."""
+    emulator.config.fault_mode = "dropped-entry"
+    emulator.config.fault_endpoints = ("tracks", "artists")
+    report = await run_fast(db_path, max_retries=0)
+    stats = report.result.stats
+    assert stats["tracks"].failed > 0 and stats["artists"].failed > 0
+    check_images(db_path, world, complete=False)
+    assert_only_true_misses(db_path, world)
+    emulator.config.fault_mode = None
+    again = await run_fast(db_path)
+    assert again.result.stats["tracks"].failed == again.result.stats["artists"].failed == 0
+    check_images(db_path, world, complete=True)
+
+
 def test_strings_as_batch_entries_fail_with_exit_1(cli: Any, db_path: Path, emulator: Emulator, world: World) -> None:
     emulator.config.fault_mode = "string-entries"
     result = cli("run", "--db", db_path, *FAST, "--retries", "0", "--json")
@@ -145,6 +167,30 @@ def test_a_huge_answer_fails_its_items_instead_of_filling_memory(
     assert result.code == 1
     assert result.json["artists"]["failed"] > 0
     check_images(db_path, world, complete=False)
+
+
+@pytest.mark.parametrize("mode", ["padded", "padded-chunked"])
+async def test_a_valid_answer_padded_past_the_size_cap_fails_for_its_size(
+    mode: str, emulator: Emulator, world: World
+) -> None:
+    """A usable answer, only too big: refused by its Content-Length, or by counting a chunked one as it comes."""
+    emulator.config.fault_mode = mode
+    emulator.config.fault_endpoints = ("artist",)
+    artist_id = next(i for i, url in world.expected_artist_url.items() if url)
+    options = ClientOptions(rate=500.0, concurrency=1, max_retries=0, timeout=10.0)
+    async with aiohttp.ClientSession() as session:
+        tokens = TokenSource(session, emulator.token_url, CLIENT_ID, CLIENT_SECRET)
+        client = SpotifyClient(session, tokens, emulator.api_url, options)
+        async with session.get(
+            f"{emulator.api_url}/artists/{artist_id}", headers={"Authorization": f"Bearer {await tokens.get()}"}
+        ) as raw:
+            assert (raw.content_length is None) == (mode == "padded-chunked")
+            assert json.loads(await raw.read())["id"] == artist_id  # valid, only padded
+        with pytest.raises(RequestFailed) as raised:
+            await client.artist(artist_id)
+        assert f"over {MAX_BODY:,} bytes" in str(raised.value)
+        emulator.config.fault_mode = None
+        assert await client.artist(artist_id) == Answer("updated", world.expected_artist_url[artist_id])
 
 
 # -- 7, 8, 10, 11: the token endpoint, Retry-After dates, 401 storms, 429s without Retry-After -------------
@@ -186,6 +232,20 @@ def test_401_on_every_call_stops_the_run_and_says_so(cli: Any, db_path: Path, em
     assert "401" in result.json["error"] and "access token" in result.json["error"]
     assert len(emulator.token_requests()) <= 6
     assert "COMPLETE" not in result.err
+    assert remembered(db_path) == set()
+
+
+def test_a_token_endpoint_that_hands_out_one_refused_token_stops_the_run(
+    cli: Any, db_path: Path, emulator: Emulator
+) -> None:
+    """Each fetch of the same refused string counts as one more refused token: the run stops, it does not loop."""
+    emulator.config.token_fault = "same-token"
+    result = cli("run", "--db", db_path, *FAST, "--json")
+    assert result.code == 1
+    assert "refused 4 fresh access tokens" in result.json["error"]
+    assert len(emulator.token_requests()) == 4
+    assert len({r.token for r in emulator.api()}) == 1
+    assert all(r.status == 401 for r in emulator.api()) and len(emulator.api()) <= 40
     assert remembered(db_path) == set()
 
 

@@ -67,3 +67,45 @@ def test_a_small_run_of_real_misses_is_still_remembered(cli: Any, tmp_path: Path
     assert result.code == 0
     assert result.json["tracks"]["not_found"] == 3
     assert len(log_rows(path)) == 3
+
+
+@pytest.mark.parametrize(("misses", "kept"), [(19, 19), (20, 0), (50, 0)])
+def test_a_run_of_only_misses_remembers_them_only_below_twenty(
+    misses: int, kept: int, cli: Any, tmp_path: Path, emulator: Emulator
+) -> None:
+    """Too few to judge (under 20): real misses, remembered. From 20 on, a run that found nothing else looks like
+    the wrong catalogue, even when it ends normally, long before the early stop: none is remembered."""
+    path = tmp_path / "misses.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(TRACKS_DDL)
+    con.execute(ARTISTS_DDL)
+    uris = [f"spotify:track:{i:022d}" for i in range(misses)]  # well-formed ids the catalogue does not know
+    con.executemany("INSERT INTO tracks (spotify_track_uri, track_name, primary_artist_name) VALUES (?, 't', 'a')",
+                    [[u] for u in uris])  # fmt: skip
+    con.close()
+    result = cli("run", "--db", path, *AUTO, "--only", "tracks", "--json")
+    assert result.json["stopped"] is None
+    assert result.json["tracks"]["not_found"] == misses
+    assert len(log_rows(path)) == kept
+
+
+@pytest.mark.parametrize("path", ["/v1/oembed", "/oembedx", ":9/oembed"])
+def test_a_wrong_oembed_url_gets_a_hint_about_spotify_oembed_url_only(
+    path: str, cli: Any, db_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "http://127.0.0.1:9/oembed" if path.startswith(":") else emulator.base_url + path
+    monkeypatch.setenv("SPOTIFY_OEMBED_URL", url)
+    result = cli("run", "--db", db_path, *AUTO, "--source", "oembed", "--retries", "0", "--json")
+    assert result.code == 1
+    hint = result.json["error"]
+    assert "SPOTIFY_OEMBED_URL" in hint, hint
+    assert "SPOTIFY_API_URL" not in hint and "SPOTIFY_TOKEN_URL" not in hint, hint
+
+
+def test_the_web_apis_hints_name_its_own_settings(
+    cli: Any, db_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPOTIFY_API_URL", emulator.base_url + "/v2")
+    result = cli("run", "--db", db_path, *AUTO, "--source", "api", "--retries", "0", "--json")
+    assert result.code == 1
+    assert "SPOTIFY_API_URL" in result.json["error"] and "SPOTIFY_OEMBED_URL" not in result.json["error"]

@@ -194,3 +194,27 @@ async def test_without_retry_after_the_wait_grows_across_items(
             attempts.append(-1)
     first, second = attempts[: attempts.index(-1)], attempts[attempts.index(-1) + 1 : -1]
     assert first[0] == 1 and second[0] > first[-1], (first, second)
+
+
+def test_a_429_while_requests_wait_for_the_limiter_holds_them_until_the_gate_reopens() -> None:
+    """Requests already parked behind the rate limiter when a Retry-After arrives must not go out during it."""
+
+    async def scenario() -> list[float]:
+        loop = asyncio.get_running_loop()
+        pace = Pace("api", 1.0, 8)  # one turn a second: the other workers queue behind the limiter
+        granted: list[float] = []
+
+        async def worker() -> None:
+            async with pace.turn():
+                granted.append(loop.time())
+
+        async def retry_after() -> None:
+            await asyncio.sleep(0.5)  # the first request got a 429: hold everyone for 10 s
+            pace.gate.close_for(10)
+
+        await asyncio.gather(*(worker() for _ in range(5)), retry_after())
+        return granted
+
+    first, *later = run(scenario())
+    assert first < 0.5
+    assert len(later) == 4 and min(later) >= 10.5, later

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 
 from backfill.cliargs import HelpFormatter
 from backfill.emulator import faults
+from backfill.emulator.accounts import TOKEN_FAULTS
 from backfill.emulator.config import EmulatorConfig
+from backfill.emulator.oembed import FAULTS as OEMBED_FAULTS
 from backfill.emulator.oembed import OEmbedConfig
 from backfill.emulator.server import Emulator
 
@@ -165,6 +167,18 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add("--fault-count", metavar="N", type=int, default=None, help="how many answers get the fault (default: all)")
     add(
+        "--token-fault",
+        choices=TOKEN_FAULTS,
+        metavar="NAME",
+        help="a broken token endpoint (default: none): " + ", ".join(TOKEN_FAULTS),
+    )
+    add(
+        "--oembed-fault",
+        choices=tuple(OEMBED_FAULTS),
+        metavar="NAME",
+        help="answer oEmbed requests with a broken 200 answer (default: none): " + ", ".join(OEMBED_FAULTS),
+    )
+    add(
         "--local-images",
         action="store_true",
         help="image URLs on this server's own /image/ path, so pages load them offline, as the demo's page does "
@@ -228,10 +242,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         fault_mode=args.fault_mode,
         fault_count=args.fault_count,
+        token_fault=args.token_fault,
         oembed=OEmbedConfig(
             rate_limit=args.oembed_rate_limit,
             rate_window=args.oembed_rate_window,
             retry_after=not args.oembed_no_retry_after,
+            fault=args.oembed_fault,
         ),
         local_images=args.local_images,
     )

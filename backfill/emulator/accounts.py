@@ -14,6 +14,11 @@ from backfill.emulator.config import EmulatorConfig
 from backfill.emulator.render import dumps
 from backfill.emulator.wire import Answer, oauth_error
 
+# Broken token endpoints (`EmulatorConfig.token_fault`). "same-token": every request gets one and the same token,
+# which the Web API refuses (a token endpoint of another service, or a cache in front of it).
+TOKEN_FAULTS = ("hang", "redirect", "html-500", "expires-soon", "same-token")
+_REFUSED_TOKEN = "BQ" + "refused-by-the-api" * 4
+
 
 class Accounts:
     """Issues client-credentials tokens, and says which are still good."""
@@ -61,6 +66,9 @@ class Accounts:
         config = self.config
         if client_id != config.client_id or client_secret != config.client_secret:
             return oauth_error("invalid_client", "Invalid client")
+        if fault == "same-token":  # never registered, so valid() refuses it
+            body = {"access_token": _REFUSED_TOKEN, "token_type": "Bearer", "expires_in": config.token_ttl}
+            return Answer(200, dumps(body))
         self._token_serial += 1
         token = "BQ" + secrets.token_urlsafe(80)  # opaque, roughly the length of a real one
         self._tokens[token] = (self._token_serial, now + config.token_ttl)

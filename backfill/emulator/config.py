@@ -28,7 +28,7 @@ class EmulatorConfig:
     token_ttl: int = 3600  # expires_in, and the real lifetime of issued tokens
     seed: int = 0  # for the random choices above
     retry_after_date: bool = False  # Retry-After as an HTTP-date (RFC 9110 allows both forms)
-    token_fault: str | None = None  # "hang", "redirect", "html-500", "expires-soon": a broken token endpoint
+    token_fault: str | None = None  # a broken token endpoint: one of accounts.TOKEN_FAULTS
     fault_mode: str | None = None  # a broken answer from backfill.emulator.faults, for API calls that succeed
     fault_count: int | None = None  # how many answers get it (None: all)
     fault_endpoints: tuple[str, ...] = ()  # which endpoints (empty: all)

@@ -79,6 +79,17 @@ def _foreign_ids(body: Body, rng: random.Random) -> Body:
     return body
 
 
+def _drop_entry(body: Body, rng: random.Random) -> Body:
+    """One entry of a batch left out, no null in its place: the answer is one entry short."""
+    for key in ("tracks", "artists"):
+        entries = body.get(key) if isinstance(body, dict) else None
+        if isinstance(entries, list):
+            present = [i for i, entry in enumerate(entries) if entry is not None]
+            if present:
+                del entries[rng.choice(present)]
+    return body
+
+
 # Mode → rewrite of a 200 JSON body. The byte-level modes are in RAW below.
 JSON_MODES: dict[str, Rewrite] = {
     "empty-object": lambda body, rng: {},
@@ -88,6 +99,7 @@ JSON_MODES: dict[str, Rewrite] = {
     ),
     "shuffled": _shuffle,
     "foreign-ids": _foreign_ids,
+    "dropped-entry": _drop_entry,
     "url-int": lambda body, rng: _each_image(body, lambda im: im.update(url=12345)),
     "url-list": lambda body, rng: _each_image(body, lambda im: im.update(url=["https://i.scdn.co/image/x"])),
     "url-garbage": lambda body, rng: _each_image(body, lambda im: im.update(url="not a url at all")),
@@ -112,14 +124,20 @@ RAW: dict[str, tuple[int, bytes, str]] = {
     "huge": (200, b'{"pad": "' + b"x" * (50 * 1024 * 1024) + b'"}', "application/json"),
     "error-500": (500, b"<html>500 Internal Server Error</html>", "text/html"),
 }
+# A valid answer padded with whitespace (still valid JSON) far past any real answer (under 1 MB), sent with a
+# Content-Length or chunked with none: only a client that counts what it reads can refuse the second.
+PADDED = ("padded", "padded-chunked")
+PADDING = 12 * 1024 * 1024
 # Modes the server handles itself: no answer at all, and redirects in a loop.
 SPECIAL = ("hang", "redirect-loop")
-MODES = (*JSON_MODES, *RAW, *SPECIAL)
+MODES = (*JSON_MODES, *RAW, *PADDED, *SPECIAL)
 
 
 def rewrite(mode: str, body: bytes, rng: random.Random) -> tuple[int, bytes, str]:
     """The faulty version of a 200 answer's body: (status, body, content type)."""
     if mode in RAW:
         return RAW[mode]
+    if mode in PADDED:
+        return 200, body + b" " * PADDING, "application/json"
     changed = JSON_MODES[mode](json.loads(body), rng)
     return 200, json.dumps(changed).encode(), "application/json"

@@ -25,7 +25,9 @@ FAULTS: dict[str, bytes] = {
     "html": b"<!doctype html><html><body>Spotify</body></html>",
     "truncated": b'{"html": "<iframe", "thumbnail_url": "https://image-cdn-fa.spotifycdn.com/ima',
     "empty-object": b"{}",
+    "thumbnail-null": b'{"type": "rich", "version": "1.0", "thumbnail_url": null}',
     "thumbnail-int": b'{"type": "rich", "version": "1.0", "thumbnail_url": 12345}',
+    "thumbnail-list": b'{"type": "rich", "version": "1.0", "thumbnail_url": ["https://i.scdn.co/image/ab67"]}',
     "thumbnail-garbage": b'{"type": "rich", "version": "1.0", "thumbnail_url": "not a url at all"}',
     "not-an-object": b'["https://image-cdn-fa.spotifycdn.com/image/ab67616d00001e02aa"]',
 }

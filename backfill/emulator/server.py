@@ -115,6 +115,7 @@ class Emulator(Hosted):
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
 
         answer = self.gatekeeper.check(now, endpoint, token, request.method)
+        special = None
         if answer is None:
             render = self._renderer(request)
             answer = route(request, endpoint, path_id, ids, render, self.catalog, self.config.dev_mode)
@@ -148,6 +149,8 @@ class Emulator(Hosted):
             if request.transport is not None:
                 request.transport.close()
             return web.Response(status=500)
+        if special == "chunked":
+            return await self._chunked(request, answer)
         return web.Response(
             body=answer.body,
             status=answer.status,
@@ -168,7 +171,22 @@ class Emulator(Hosted):
         if mode in faults.SPECIAL:
             return mode
         answer.status, answer.body, answer.content_type = faults.rewrite(mode, answer.body, self.rng)
-        return None
+        return "chunked" if mode == "padded-chunked" else None
+
+    async def _chunked(self, request: web.Request, answer: Answer) -> web.StreamResponse:
+        """The answer in 1 MB chunks, with no Content-Length; a client may hang up part way."""
+        response = web.StreamResponse(status=answer.status)
+        response.content_type = answer.content_type
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        step = 1 << 20
+        try:
+            for start in range(0, len(answer.body), step):
+                await response.write(answer.body[start : start + step])
+            await response.write_eof()
+        except ConnectionError:
+            pass
+        return response
 
     async def _handle_oembed(self, request: web.Request) -> web.StreamResponse:
         now = time.monotonic()

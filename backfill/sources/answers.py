@@ -134,14 +134,20 @@ def page_ids(page: object) -> tuple[set[str], int | None]:
 
 
 def oembed_answer(body: object, what: str) -> Answer:
-    """An oEmbed answer: `thumbnail_url` is the image; no thumbnail means no image."""
+    """An oEmbed answer: `thumbnail_url` is the image; an answer without the key means no image.
+
+    A present but null (or otherwise non-string) thumbnail is a broken answer, not a missing image: it would be
+    remembered and never asked again.
+    """
     if body is None:
         return NOT_FOUND
     if not isinstance(body, dict) or not any(k in body for k in ("type", "html", "version", "iframe_url")):
         return Answer("failed", why=f"oEmbed {what}: not an oEmbed answer")
-    thumbnail = body.get("thumbnail_url")
-    if thumbnail is None:
+    if "thumbnail_url" not in body:
         return Answer("no_image")
+    thumbnail = body["thumbnail_url"]
+    if not isinstance(thumbnail, str):
+        return Answer("failed", why=f"oEmbed {what}: thumbnail_url is {type(thumbnail).__name__}, not a string")
     if not is_image_url(thumbnail):
         return Answer("failed", why=f"oEmbed {what}: thumbnail_url is not an http(s) URL")
     return Answer("updated", str(thumbnail))

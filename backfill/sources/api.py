@@ -24,7 +24,8 @@ from backfill.sources.http import (
 from backfill.token import TokenSource
 
 ALBUM_PAGE = 50  # the most tracks /albums/{id}/tracks returns in one page
-# Distinct fresh tokens refused with 401 and no success in between: then the API is not going to take any.
+# Fresh tokens refused with 401 and no success in between: then the API is not going to take any. Each fetch
+# counts, even when the token endpoint hands out the same string again.
 _MAX_REFUSED_TOKENS = 3
 
 
@@ -64,7 +65,7 @@ class SpotifyClient(PacedSource):
         self._tokens = tokens
         self._api = api_url.rstrip("/")
         self._batch: dict[Kind, _BatchSupport] = {"tracks": _BatchSupport(), "artists": _BatchSupport()}
-        self._refused: set[str] = set()  # tokens refused since the last success
+        self._refused: set[int] = set()  # serials of the fetched tokens refused since the last success
 
     # -- public calls ----------------------------------------------------------------------------
 
@@ -135,28 +136,29 @@ class SpotifyClient(PacedSource):
     # -- statuses only the Web API has ------------------------------------------------------------
 
     async def _send(self, url: str, params: dict[str, str] | None) -> tuple[Reply, object]:
-        token = await self._tokens.get()
+        token, serial = await self._tokens.lease()
         headers = {"Authorization": f"Bearer {token}"}
         reply = await fetch(
             self._session, "GET", url, params=params, headers=headers, timeout=self._options.timeout, via=self._via
         )
         if reply.status in (200, 404):
             self._refused.clear()
-        return reply, token
+        return reply, (token, serial)
 
-    async def _judge(self, reply: Reply, path: str, token: object) -> Json | bool | None:
+    async def _judge(self, reply: Reply, path: str, sent_with: object) -> Json | bool | None:
         status = reply.status
         if status == 404:
             return None
         if status == 401:  # refresh on any 401, whatever the message says (its text changed in 2026)
-            assert isinstance(token, str)
-            self._refused.add(token)
+            assert isinstance(sent_with, tuple)
+            token, serial = sent_with
+            self._refused.add(serial)
             if len(self._refused) > _MAX_REFUSED_TOKENS:
                 raise AuthRefused(
                     f"Spotify refused {len(self._refused)} fresh access tokens in a row (HTTP 401 on {path}): "
                     "check that SPOTIFY_API_URL and SPOTIFY_TOKEN_URL belong to the same service"
                 )
-            self._tokens.invalidate(token)
+            self._tokens.invalidate(token, serial)
             return True
         if status == 403:
             if path in ("/tracks", "/artists"):

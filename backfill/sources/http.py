@@ -113,7 +113,8 @@ async def fetch(
             retry_after = parse_retry_after(resp.headers.get("Retry-After"), resp.headers.get("Date"))
             status, location = resp.status, resp.headers.get("Location")
             if resp.content_length is not None and resp.content_length > MAX_BODY:
-                return Reply(status, None, retry_after, f"a {resp.content_length:,}-byte response", location)
+                too_big = f"a {resp.content_length:,}-byte response, over {MAX_BODY:,} bytes"
+                return Reply(status, None, retry_after, too_big, location)
             chunks: list[bytes] = []
             size = 0
             async for chunk in resp.content.iter_chunked(1 << 16):
