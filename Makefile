@@ -5,7 +5,17 @@ STAMP := $(VENV)/.installed
 # Only the tool's own output on stdout (`make verify ARGS=--json | python3 -m json.tool`), even when run from make.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: install backfill verify demo demo-images test compat e2e lint bench clean
+.PHONY: install backfill verify demo demo-images test compat e2e lint bench clean node-duckdb
+
+# The dashboard's DuckDB engine for Node (@duckdb/node-api 1.4.2, npm registry) under .cache/node, skipped when
+# there; Debian's nodejs and npm are installed when missing (as root, e.g. in CI). Tests read our files with it.
+NODE_DUCKDB := .cache/node/node_modules/@duckdb/node-api/package.json
+$(NODE_DUCKDB): tests/dashboard.py | $(STAMP)
+	@command -v npm >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm)
+	@$(BIN)/python -m tests.dashboard --install
+	@touch $(NODE_DUCKDB)
+
+node-duckdb: $(NODE_DUCKDB)
 
 # Create .venv and install the package with its dev tools; redone when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -32,12 +42,12 @@ demo: $(STAMP)
 demo-images: $(STAMP)
 	$(BIN)/python -m backfill.emulator --port 8765 --local-images --seed 7 --tracks 1500 --artists 400
 
-test: $(STAMP)
-	$(BIN)/python -m pytest $(ARGS)
+test: $(STAMP) $(NODE_DUCKDB)
+	BACKFILL_NODE=1 $(BIN)/python -m pytest $(ARGS)
 
 # Histories made by DuckDB 0.10-1.5 (one cached virtualenv each under .cache/) stay readable by their maker.
-compat: $(STAMP)
-	BACKFILL_COMPAT=1 $(BIN)/python -m pytest -q tests/test_compat.py $(ARGS)
+compat: $(STAMP) $(NODE_DUCKDB)
+	BACKFILL_NODE=1 BACKFILL_COMPAT=1 $(BIN)/python -m pytest -q tests/test_compat.py $(ARGS)
 
 # The page of `verify --html` in a real headless browser (Debian's chromium, installed when missing).
 # BACKFILL_E2E=1 turns a missing chromium into a failure; BACKFILL_SCREENSHOT=docs/verify.png keeps a picture.
@@ -49,7 +59,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check backfill tests bench
 	$(BIN)/ruff format --check backfill tests bench
 
-bench: $(STAMP)
+bench: $(STAMP) $(NODE_DUCKDB)
 	@$(BIN)/python -m pip install -e '.[dev,bench]' >> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	$(BIN)/python -m bench $(ARGS)
 

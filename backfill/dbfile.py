@@ -157,3 +157,22 @@ def lock_holder(text: str) -> str:
 
 def is_lock_error(exc: duckdb.Error) -> bool:
     return "lock" in str(exc).lower()
+
+
+# The oldest DuckDB that opens a file, by the storage version number in its header. DuckDB 2.0 writes its own
+# format (a larger number) unless told to write an older one; the dashboard reads through DuckDB 1.4.
+_OPENED_FROM = {64: "0.10", 65: "1.2", 66: "1.3", 67: "1.4", 68: "1.5"}
+DASHBOARD_DUCKDB = "1.4"
+_DASHBOARD_STORAGE = 67
+
+
+def dashboard_cannot_open(path: Path, header: Header) -> str | None:
+    """One line when the dashboard's DuckDB cannot open the file (None when it can, or the header is unknown)."""
+    number = header.storage_version
+    if number <= _DASHBOARD_STORAGE:
+        return None
+    oldest = _OPENED_FROM.get(number, "2.0")
+    return (
+        f"note: {path} can be opened only by DuckDB >= {oldest} (storage version {number}): the dashboard's "
+        f"duckdb-async {DASHBOARD_DUCKDB} cannot open it"
+    )

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import floor, guide, lockshare, oembed, scale, sources, sync, throughput, writer
+from bench import dashboard, floor, guide, lockshare, oembed, scale, sources, sync, throughput, writer
 from bench.common import Context, Row, machine, say, stop_all_children
 
 # Run order: floor compares itself with scale's figures; guide is the longest, so it goes last.
@@ -25,6 +25,7 @@ SCENARIOS: dict[str, Callable[[Context], None]] = {
     "sync": sync.run,
     "sources": sources.run,
     "oembed": oembed.run,
+    "dashboard": dashboard.run,
     "guide": guide.run,
 }
 HEADER = ("scenario", "figure", "value", "target", "verdict")
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark the backfill tool against the local Spotify emulator and print one table. "
         "Figures to report, never assertions: the exit status is 0 unless a scenario could not run.",
         epilog="scenarios: throughput (1), guide (2, ~40 min in full), scale (3), writer (4), floor (5), lock (6), "
-        "sync (7), sources (8), oembed (9)",
+        "sync (7), sources (8), oembed (9), dashboard (10)",
     )
     parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), metavar="NAME", help="run only these scenarios")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few seconds per scenario")
@@ -139,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 NUMBERS = {
     "throughput": "1", "guide": "2", "scale": "3", "writer": "4", "floor": "5", "lock": "6", "sync": "7",
-    "sources": "8", "oembed": "9",
+    "sources": "8", "oembed": "9", "dashboard": "10",
 }  # fmt: skip
 
 

@@ -1,6 +1,6 @@
 """Run by an older DuckDB's virtualenv (only `duckdb` installed there), for tests/test_compat.py.
 
-    python old_duckdb.py write PATH SEED TRACKS ARTISTS PLAYS   # the sample history, as that DuckDB writes it
+    python old_duckdb.py write PATH SEED TRACKS ARTISTS PLAYS [--dashboard-schema]   # the sample, as it writes it
     python old_duckdb.py dump PATH                              # every table, as that DuckDB reads it (JSON)
     python old_duckdb.py sql PATH STATEMENT...                  # a file of one's own
 
@@ -21,7 +21,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write(path: str, seed: int, tracks: int, artists: int, plays: int) -> None:
+def write(path: str, seed: int, tracks: int, artists: int, plays: int, dashboard_schema: bool = False) -> None:
     sys.path.insert(0, str(ROOT))
     package = types.ModuleType("backfill.emulator")
     package.__path__ = [str(ROOT / "backfill" / "emulator")]  # type: ignore[attr-defined]
@@ -46,8 +46,9 @@ def write(path: str, seed: int, tracks: int, artists: int, plays: int) -> None:
         def __getattr__(self, name: str) -> Any:
             return getattr(self._con, name)
 
-    duckdb_file.duckdb = types.SimpleNamespace(connect=lambda *a, **k: Connection(connect(*a, **k)))  # type: ignore[assignment]
-    spec = sample.SampleSpec(seed=seed, tracks=tracks, artists=artists, plays=plays)
+    # In that DuckDB's own default storage version, as a history made by it is (no storage setting).
+    duckdb_file.duckdb = types.SimpleNamespace(connect=lambda path, **_: Connection(connect(path)))  # type: ignore[assignment]
+    spec = sample.SampleSpec(seed=seed, tracks=tracks, artists=artists, plays=plays, dashboard_schema=dashboard_schema)
     sample.write_history(sample.build_world(spec), path)
 
 
@@ -72,7 +73,7 @@ def dump(path: str) -> dict[str, Any]:
 
 if __name__ == "__main__":
     if sys.argv[1] == "write":
-        write(sys.argv[2], *map(int, sys.argv[3:7]))
+        write(sys.argv[2], *map(int, sys.argv[3:7]), dashboard_schema="--dashboard-schema" in sys.argv[7:])
     elif sys.argv[1] == "sql":
         with duckdb.connect(sys.argv[2]) as con:
             for statement in sys.argv[3:]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from backfill.commands import checked_settings
+from backfill.dbfile import dashboard_cannot_open, sniff
 from backfill.parser import EXIT_OK, VERIFY_LOCK_TIMEOUT, UsageError
 from backfill.report_html import TOP_N, page, write_page
 from backfill.report_plan import verify_json, verify_text
@@ -19,6 +20,7 @@ from backfill.toplists import ranking, top_artists, top_tracks
 def cmd_verify(args: argparse.Namespace) -> int:
     settings = checked_settings(args)
     store = Store.open(settings.db_path, read_only=True, need_artists=False, lock_timeout=VERIFY_LOCK_TIMEOUT)
+    unopenable = dashboard_cannot_open(settings.db_path, sniff(settings.db_path))
     try:
         plan = store.plan(MissFilter())
         report = verify_json(store.image_counts(), plan, store.remembered_counts(), store.samples())
@@ -35,6 +37,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(json.dumps({**report, "error": None}, indent=2))
     else:
         print(verify_text(str(settings.db_path), report))
+    if unopenable:
+        print(unopenable, file=sys.stderr)
     return EXIT_OK
 
 

@@ -45,6 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"share of track URIs that are not track ids: local files, episodes, empty (default {defaults.odd:g})",
     )
     add("--old-schema", action="store_true", help="tracks without primary_artist_id")
+    add(
+        "--dashboard-schema",
+        action="store_true",
+        help="also what the dashboard's scripts add: 5 secondary indexes, audio_features, genre_mappings, "
+        "primary_artist_id by ALTER TABLE",
+    )
     add("--force", action="store_true", help="replace PATH if it exists")
     args = parser.parse_args(argv)
     try:
@@ -57,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             unknown=args.unknown,
             odd=args.odd,
             old_schema=args.old_schema,
+            dashboard_schema=args.dashboard_schema,
         )
     except ValueError as exc:
         parser.error(str(exc))

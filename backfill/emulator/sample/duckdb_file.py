@@ -1,4 +1,10 @@
-"""Writing a sample world's history as a new DuckDB file: `tracks`, `artists` and a generated `plays`."""
+"""Writing a sample world's history as a new DuckDB file: `tracks`, `artists` and a generated `plays`.
+
+The file is written in storage version v1.0.0, what DuckDB 1.0 to 1.5 write by default: DuckDB 2.0's own
+default (v2.0.0+) cannot be opened by the dashboard's DuckDB 1.4. With `SampleSpec.dashboard_schema`, the file
+also has what the dashboard's own scripts add to a real history: five secondary indexes, `audio_features`,
+`genre_mappings`, and `tracks.primary_artist_id` added by ALTER TABLE after the rows were in.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import duckdb
 
 from backfill.emulator.sample.world import Columns, World
 
+STORAGE_VERSION = "v1.0.0"  # readable by every DuckDB from 1.0 on
 _CHUNK_ROWS = 100_000
 _SEP, _NULL = "\x1f", "\x1e"  # packing columns into one string: far cheaper to hand to DuckDB than a list
 
@@ -52,6 +59,41 @@ _PLAYS_DDL = """CREATE TABLE plays (
     dow_name VARCHAR,
     hour INT
 )"""
+_DASHBOARD_INDEXES = (
+    "CREATE INDEX idx_plays_year_month ON plays(year_month)",
+    "CREATE INDEX idx_plays_date ON plays(date)",
+    "CREATE INDEX idx_tracks_release_year ON tracks(release_year)",
+    "CREATE INDEX idx_tracks_release_decade ON tracks(release_decade)",
+    "CREATE INDEX idx_artists_genres ON artists(genres)",
+)
+_AUDIO_FEATURES_DDL = """CREATE TABLE audio_features (
+    spotify_track_uri TEXT PRIMARY KEY,
+    danceability FLOAT, energy FLOAT, valence FLOAT, tempo FLOAT, acousticness FLOAT, instrumentalness FLOAT,
+    speechiness FLOAT, loudness FLOAT, key INTEGER, mode INTEGER, time_signature INTEGER
+)"""
+_GENRE_MAPPINGS_DDL = """CREATE TABLE genre_mappings (
+    subgenre TEXT PRIMARY KEY,
+    broad_genre TEXT NOT NULL,
+    confidence TEXT,
+    notes TEXT,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+)"""
+# Features for about a third of the valid track URIs, derived from the URI so a seed gives the same file.
+_AUDIO_FEATURES_SQL = """
+INSERT INTO audio_features
+SELECT spotify_track_uri, (h % 1000) / 1000.0, (h // 1000 % 1000) / 1000.0, (h // 1000000 % 1000) / 1000.0,
+       60 + h % 140, (h // 7 % 1000) / 1000.0, (h // 11 % 1000) / 1000.0, (h // 13 % 1000) / 1000.0,
+       -((h % 30)::INTEGER), (h % 12)::INTEGER, (h % 2)::INTEGER, (3 + h % 3)::INTEGER
+FROM (SELECT spotify_track_uri, hash(spotify_track_uri) // 7 AS h FROM tracks
+      WHERE spotify_track_uri LIKE 'spotify:track:%' AND hash(spotify_track_uri) % 3 = 0)
+"""
+_GENRE_MAPPINGS_SQL = """
+INSERT INTO genre_mappings (subgenre, broad_genre, confidence, notes, created_at)
+SELECT DISTINCT trim(g), 'Other', 'low', NULL, TIMESTAMP '2025-06-01 12:00:00'
+FROM (SELECT unnest(string_split(genres, ',')) AS g FROM artists WHERE genres IS NOT NULL)
+WHERE trim(g) <> ''
+"""
+
 # How each packed column turns back into its type; epoch seconds become TIMESTAMP without any time zone.
 _CASTS = {
     "release_year": "{}::INT",
@@ -137,7 +179,7 @@ def write_history(world: World, path: str | os.PathLike[str]) -> None:
     path = Path(path)
     if path.exists():
         raise FileExistsError(f"{path} already exists; the sample never replaces a file")
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_VERSION})
     try:
         _write(con, world)
         con.execute("CHECKPOINT")
@@ -151,14 +193,44 @@ def write_history(world: World, path: str | os.PathLike[str]) -> None:
 
 def _write(con: duckdb.DuckDBPyConnection, world: World) -> None:
     spec = world.spec
-    extra = "" if spec.old_schema else ",\n    primary_artist_id VARCHAR"
+    late = spec.dashboard_schema and not spec.old_schema  # primary_artist_id comes by ALTER TABLE, later
+    extra = "" if spec.old_schema or late else ",\n    primary_artist_id VARCHAR"
     con.execute(_TRACKS_DDL.format(extra=extra))
     con.execute(_ARTISTS_DDL)
-    _bulk_insert(con, "tracks", world.tracks_table)
+    tracks = {k: v for k, v in world.tracks_table.items() if not late or k != "primary_artist_id"}
+    _bulk_insert(con, "tracks", tracks)
     con.execute("ALTER TABLE tracks ADD PRIMARY KEY (spotify_track_uri)")
     _bulk_insert(con, "artists", world.artists_table)
-    if not spec.play_count:
-        return
+    if spec.play_count:
+        _write_plays(con, world)
+    if spec.dashboard_schema:
+        _add_dashboard_schema(con, world, late)
+
+
+def _add_dashboard_schema(con: duckdb.DuckDBPyConnection, world: World, late: bool) -> None:
+    """What the dashboard's scripts add to a history after building it (the column first: DuckDB 0.10 refuses an
+    ALTER TABLE on a table that has secondary indexes)."""
+    if late:
+        con.execute("ALTER TABLE tracks ADD COLUMN primary_artist_id VARCHAR")
+        con.execute("CREATE TEMP TABLE late_ids (spotify_track_uri TEXT, primary_artist_id TEXT)")
+        keep = ("spotify_track_uri", "primary_artist_id")
+        _bulk_insert(con, "late_ids", {k: world.tracks_table[k] for k in keep})
+        con.execute(
+            "UPDATE tracks SET primary_artist_id = l.primary_artist_id FROM late_ids l "
+            "WHERE tracks.spotify_track_uri = l.spotify_track_uri"
+        )
+        con.execute("DROP TABLE late_ids")
+    for statement in _DASHBOARD_INDEXES:
+        if world.spec.play_count or "ON plays" not in statement:
+            con.execute(statement)
+    con.execute(_AUDIO_FEATURES_DDL)
+    con.execute(_AUDIO_FEATURES_SQL)
+    con.execute(_GENRE_MAPPINGS_DDL)
+    con.execute(_GENRE_MAPPINGS_SQL)
+
+
+def _write_plays(con: duckdb.DuckDBPyConnection, world: World) -> None:
+    spec = world.spec
     con.execute(_PLAYS_DDL)
     n_tracks = len(world.tracks_table["spotify_track_uri"])
     n = max(0, spec.play_count - world.null_uri_plays)

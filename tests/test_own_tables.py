@@ -1,0 +1,55 @@
+"""The tables this tool adds to the user's file carry no key, index or constraint (older DuckDBs cannot read
+the index data a newer one writes), and such a table left by an earlier version of the tool is rebuilt plain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from backfill.emulator.sample import World
+from tests.conftest import FAST, serving, table
+from tests.test_refresh import changed_world
+
+OURS = "table_name LIKE 'backfill\\_%' ESCAPE '\\'"
+
+
+def keys_and_indexes(path: Path) -> list[tuple[Any, ...]]:
+    return table(path, f"SELECT table_name, constraint_type FROM duckdb_constraints() WHERE {OURS}") + table(
+        path, f"SELECT table_name, index_name FROM duckdb_indexes() WHERE {OURS}"
+    )
+
+
+def test_every_table_of_ours_is_plain_after_runs_a_refresh_and_an_undo(
+    cli: Any, db_path: Path, world: World, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli("run", "--db", db_path, *FAST).code == 0
+    assert cli("run", "--db", db_path, *FAST, "--retry-misses").code == 0
+    with serving(changed_world(world, db_path), monkeypatch):
+        assert cli("run", "--db", db_path, *FAST, "--refresh").code == 0
+    assert cli("undo", "--db", db_path, "--last").code == 0
+    ours = {name for (name,) in table(db_path, f"SELECT table_name FROM duckdb_tables() WHERE {OURS}")}
+    assert {"backfill_log", "backfill_journal", "backfill_refreshed"} <= ours
+    assert table(db_path, "SELECT count(*) FROM backfill_log")[0][0] > 0
+    assert keys_and_indexes(db_path) == []
+
+
+def test_a_log_with_a_primary_key_is_rebuilt_plain_with_its_rows(cli: Any, db_path: Path, emulator: Any) -> None:
+    remembered = [("track", f"{'0' * 21}{i}", "not_found", f"2026-01-0{i} 10:00:00") for i in range(1, 4)]
+    con = duckdb.connect(str(db_path))
+    con.execute(
+        "CREATE TABLE backfill_log (kind VARCHAR NOT NULL, spotify_id VARCHAR NOT NULL, outcome VARCHAR NOT NULL, "
+        "checked_at TIMESTAMP NOT NULL, PRIMARY KEY (kind, spotify_id))"
+    )
+    con.executemany("INSERT INTO backfill_log VALUES (?, ?, ?, ?)", remembered)
+    con.close()
+    assert keys_and_indexes(db_path)  # what an earlier version left
+
+    assert cli("run", "--db", db_path, *FAST).code == 0
+    assert keys_and_indexes(db_path) == []
+    rows = table(
+        db_path, "SELECT kind, spotify_id, outcome, strftime(checked_at, '%Y-%m-%d %H:%M:%S') FROM backfill_log"
+    )
+    assert set(rows) >= set(remembered)
