@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Literal, TypeVar
 
 import aiohttp
 
@@ -18,6 +21,10 @@ from backfill.store import MissFilter, Plan, Store, StoreError
 from backfill.token import CredentialsRejected, TokenSource, TokenUnavailable
 
 SourceChoice = Literal["auto", "api", "oembed"]
+T = TypeVar("T")
+# Tests set this to a file name: planning writes it, then runs a query that lasts until interrupted, so that a
+# signal lands while DuckDB works on the connection, at a known point.
+PLANNING_MARKER = "BACKFILL_TEST_PLANNING_MARKER"
 
 
 class SetupError(Exception):
@@ -126,8 +133,8 @@ async def execute(
         try:
             # Again: another process may have filled rows since the first look. Then let go of the file: the
             # writer attaches it for each batch.
-            plan = await asyncio.to_thread(store.plan, config.misses, kinds)
-            await asyncio.to_thread(store.release)
+            plan = await _on_thread(store, lambda: _plan(store, config.misses, kinds))
+            await _on_thread(store, store.release)
             bars = progress(plan) if progress else None
             if bars is not None:
                 for source in (api, oembed):
@@ -160,6 +167,27 @@ async def execute(
             return RunReport(result, plan, db, replaced)
         finally:
             store.close()
+
+
+async def _on_thread(store: Store, work: Callable[[], T]) -> T:
+    """Run a blocking store call on a thread. Cancelled (Ctrl-C, SIGTERM), interrupt DuckDB's query and wait
+    for the thread to give the connection back: closing it meanwhile would fail as busy."""
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        store.interrupt()
+        with contextlib.suppress(Exception):  # the query's own "interrupted" error: the cancel is what counts
+            await asyncio.shield(task)
+        raise
+
+
+def _plan(store: Store, misses: MissFilter, kinds: tuple[str, ...]) -> Plan:
+    marker = os.environ.get(PLANNING_MARKER)
+    if marker:
+        Path(marker).write_text("planning\n")
+        store.reader().execute("SELECT max(hash(range)) FROM range(1_000_000_000_000)").fetchall()
+    return store.plan(misses, kinds)
 
 
 def _waiting(bars: Progress, source: str) -> Callable[[float], None]:

@@ -94,6 +94,10 @@ class Store:
     def close(self) -> None:
         self._link.close()
 
+    def interrupt(self) -> None:
+        """Stop the query running on the connection (from another thread); it raises where it runs."""
+        self._link.con.interrupt()
+
     # -- what is missing (the SQL: backfill.pending) ---------------------------------------------
 
     def artist_rows(self) -> str:

@@ -94,8 +94,10 @@ async def _run(
             started=on_start,
         )
     except asyncio.CancelledError:
-        print("backfill: interrupted before anything was fetched", file=sys.stderr)
-        return _signal_exit(received)
+        code = _signal_exit(received)
+        word = "terminated" if code == EXIT_SIGTERM else "interrupted"
+        print(f"backfill: {word} before anything was fetched", file=sys.stderr)
+        return code
     except SetupError as exc:
         raise UsageError(str(exc)) from None
     finally:
