@@ -168,17 +168,24 @@ def test_sigkill_anywhere_leaves_a_file_that_opens_right_and_a_rerun_completes(
     deadline = time.monotonic() + HANG_GUARD
     if when == "fetching":
         wait_for_requests(emulator, proc, 60)
+        proc.send_signal(signal.SIGSTOP)  # frozen where it is, so the kill below lands on a running run
     else:  # the plan's read is the first time the lock is held; each later hold is a flush
         holds, wanted, was_held = 0, 1 + int(when.split()[1]), False
-        while holds < wanted:
+        while True:
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             held = locked_by(db_path) == proc.pid
             holds += held and not was_held
             was_held = held
+            if held and holds >= wanted:
+                proc.send_signal(signal.SIGSTOP)
+                if locked_by(db_path) == proc.pid:
+                    break  # frozen mid-hold: the kill lands while the file is being written
+                proc.send_signal(signal.SIGCONT)  # the hold ended before the stop: take the next one
+                was_held = False
             time.sleep(0.001)
-        assert locked_by(db_path) == proc.pid or proc.poll() is not None
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=HANG_GUARD)  # closes its pipes too
+    assert proc.returncode == -signal.SIGKILL  # killed mid-run, not a run that had already ended
 
     assert other_columns(db_path) == others  # opens (the WAL is replayed), nothing else changed
     check_images(db_path, world, complete=False)  # every committed value right
