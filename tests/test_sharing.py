@@ -213,3 +213,27 @@ def test_a_stale_run_lock_left_by_a_killed_run_is_taken_over(cli, db_path: Path,
     result = cli("run", "--db", db_path, *("--rate", "500", "--source", "api"))
     assert result.code == 0, result.err
     assert not stale.exists()
+
+
+def test_the_lock_timeout_is_one_budget_and_the_message_gives_the_real_wait(db_path: Path) -> None:
+    """On a fake clock: a write that waited the whole budget, then the run's last try 7 s later, which waits no
+    more and reports the 37 s really waited (not the 30 s of one timeout, nor a second 30 s wait)."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    holder = hold(db_path, HANG_GUARD)
+    try:
+        link = Attachment(db_path, sniff(db_path), lock_timeout=30, clock=lambda: now[0], sleep=sleep)
+        with pytest.raises(StoreError) as first:
+            link.attach("write")
+        now[0] += 7  # the fetching stops and what was fetched is drained
+        with pytest.raises(StoreError) as last:
+            link.attach("write")
+        link.close()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "waited 30 s" in str(first.value)
+    assert "waited 37 s" in str(last.value) and now[0] == pytest.approx(37)
