@@ -36,6 +36,16 @@ MAX_RETRY = 1.0
 Mode = Literal["read", "write"]
 
 
+class Busy(StoreError):
+    """Another process kept the file past the lock timeout. `what` is the message without its advice, for a
+    caller that says something else (a run that stopped mid-way says what it kept)."""
+
+    def __init__(self, what: str, waited: float) -> None:
+        super().__init__(f"{what}; close it and try again")
+        self.what = what
+        self.waited = waited
+
+
 def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -63,6 +73,10 @@ class Attachment:
         # Where a file database would put it by default: beside it. DuckDB removes the folder afterwards.
         self.con.execute(f"SET temp_directory = {_quoted(str(path) + '.tmp')}")
         self.mode: Mode | None = None
+        # When an attach first found the file busy, until one succeeds: the lock timeout is a budget for the
+        # whole wait, so a later attempt (the run's last try to write what it fetched) waits only what is left,
+        # and the message gives the real time waited.
+        self.busy_since: float | None = None
 
     def attach(self, mode: Mode) -> bool:
         """Make sure the file is attached for `mode` (write covers read); True when it was attached just now."""
@@ -70,7 +84,6 @@ class Attachment:
             return False
         self.detach()
         options = "TYPE DUCKDB" if mode == "write" else "TYPE DUCKDB, READ_ONLY"
-        deadline = self._clock() + self.lock_timeout
         delay = FIRST_RETRY
         while True:
             try:
@@ -79,15 +92,20 @@ class Attachment:
             except duckdb.Error as exc:
                 if not is_lock_error(exc):
                     raise refuse_unreadable(self.path, self._header, exc) from None
-                left = deadline - self._clock()
+                now = self._clock()
+                if self.busy_since is None:
+                    self.busy_since = now
+                left = self.busy_since + self.lock_timeout - now
                 if left <= 0:
-                    waited = f" (waited {self.lock_timeout:g} s)" if self.lock_timeout else ""
-                    raise StoreError(
-                        f"database {self.path} is locked by another process{lock_holder(str(exc))}{waited}; "
-                        "close it and try again"
+                    waited = now - self.busy_since
+                    raise Busy(
+                        f"database {self.path} is locked by another process{lock_holder(str(exc))}"
+                        + (f" (waited {round(waited, 1):g} s)" if waited > 0 else ""),
+                        waited,
                     ) from None
                 self._sleep(min(left, delay * random.uniform(0.8, 1.2)))
                 delay = min(delay * 2, MAX_RETRY)
+        self.busy_since = None
         self.con.execute(f"USE {ALIAS}")
         self.mode = mode
         return True

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dotenv import dotenv_values
 
@@ -14,6 +15,12 @@ DEFAULT_API_URL = "https://api.spotify.com/v1"
 DEFAULT_TOKEN_URL = "https://accounts.spotify.com/api/token"
 DEFAULT_OEMBED_URL = "https://open.spotify.com/oembed"
 DEFAULT_OEMBED_RATE = 10.0  # oEmbed requests per second to start from (and never exceed); lowered on 429s
+# The writer holds the user's file only to write a batch, and a dashboard opening the file at that moment
+# fails: so it writes rarely, once this many seconds have passed since the first result it has not written,
+# or once this many results wait, whichever comes first (BACKFILL_WRITE_SECONDS, BACKFILL_WRITE_RESULTS).
+# A SIGKILL loses at most that much fetched work; Ctrl-C and SIGTERM write it first.
+DEFAULT_WRITE_SECONDS = 10.0
+DEFAULT_WRITE_RESULTS = 100_000  # also the largest batch: bigger ones gain little (one table scan per UPDATE)
 
 
 class ConfigError(Exception):
@@ -35,6 +42,8 @@ class Settings:
         return bool(self.client_id or self.client_secret)
 
     postgres_url: str | None = None  # POSTGRES_URL: where `backfill sync` pushes to
+    write_seconds: float = DEFAULT_WRITE_SECONDS
+    write_results: int = DEFAULT_WRITE_RESULTS
 
     def require_credentials(self) -> tuple[str, str]:
         missing = [
@@ -72,4 +81,18 @@ def load_settings(
         token_url=get("SPOTIFY_TOKEN_URL", DEFAULT_TOKEN_URL) or DEFAULT_TOKEN_URL,
         oembed_url=get("SPOTIFY_OEMBED_URL", DEFAULT_OEMBED_URL) or DEFAULT_OEMBED_URL,
         postgres_url=get("POSTGRES_URL"),
+        write_seconds=_positive("BACKFILL_WRITE_SECONDS", get("BACKFILL_WRITE_SECONDS"), float, DEFAULT_WRITE_SECONDS),
+        write_results=_positive("BACKFILL_WRITE_RESULTS", get("BACKFILL_WRITE_RESULTS"), int, DEFAULT_WRITE_RESULTS),
     )
+
+
+def _positive(name: str, text: str | None, kind: type[float] | type[int], default: float) -> Any:
+    if text is None:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{name} must be a number greater than 0, not {text!r}")
+    return value

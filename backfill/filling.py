@@ -51,9 +51,10 @@ class Batch:
 
 
 def write(con: duckdb.DuckDBPyConnection, batch: Batch, has_log: bool) -> dict[str, int]:
-    """Write a batch inside the caller's transaction; the image rows filled, per kind (`has_log`: the misses
-    log exists already; it is created here when a miss needs it)."""
-    filled = {"tracks": 0, "artists": 0}
+    """Write a batch inside the caller's transaction; the image rows filled per kind, and under "recovered" the
+    artist rows given their id (`has_log`: the misses log exists already; it is created here when a miss needs
+    it)."""
+    filled = {"tracks": 0, "artists": 0, "recovered": 0}
     if batch.track_urls:
         filled["tracks"] = _changed(
             con,
@@ -63,7 +64,8 @@ def write(con: duckdb.DuckDBPyConnection, batch: Batch, has_log: bool) -> dict[s
             [[TRACK_URI_PREFIX + i for i in batch.track_urls], list(batch.track_urls.values())],
         )
     if batch.recovered:
-        con.execute(
+        filled["recovered"] = _changed(
+            con,
             """UPDATE artists SET spotify_artist_id = r.id
                FROM (SELECT unnest($1::VARCHAR[]) AS name, unnest($2::VARCHAR[]) AS id) r
                WHERE artists.artist_name = r.name AND artists.spotify_artist_id IS NULL""",

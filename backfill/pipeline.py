@@ -4,7 +4,7 @@
   puts them on a bounded job queue (memory does not grow with the table).
 - Workers turn jobs into Spotify requests through the client (which paces them and owns the Retry-After gate)
   and put one Outcome per id on a bounded result queue.
-- One writer drains the results and applies them in transactions of many rows, at least every second.
+- One writer drains the results and writes them in a few short holds of the file (backfill.writer).
 Data flows one way; a stop (quota, signal, fatal error) cancels the fetching side and lets the writer
 commit what was already fetched.
 """
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
+from backfill.config import DEFAULT_WRITE_RESULTS, DEFAULT_WRITE_SECONDS
 from backfill.fetching import ArtistJob, Fetcher, TrackJob
 from backfill.jobs import artist_jobs, track_groups, track_jobs
 from backfill.pacing import Pace
@@ -26,22 +27,13 @@ from backfill.sources.answers import Answer
 from backfill.sources.api import SpotifyClient
 from backfill.sources.http import Kind, RateLimited
 from backfill.sources.oembed import OEmbedClient
-from backfill.store import Outcome, Plan, Store, StoreError
+from backfill.store import Outcome, Plan, Store
 from backfill.watchdog import Watchdog
+from backfill.writer import DONE, Writer
 
 T = TypeVar("T")
 Stopped = Literal["rate_limited", "interrupted", "error"]
-# Commit at least this often, so a crash loses little. Short flushes also keep the writer's batches, and the
-# memory they take, small (measured: 2 s → 1 s took 10 MB off the peak at 125k tracks).
-FLUSH_SECONDS = 1.0
-# Each UPDATE costs about one scan of the table, whatever the batch's size: big batches keep a million-row
-# table above 100k rows/s (measured: 50k-row batches ~80k rows/s, 100k ~120k). Batches only get this big
-# when the writer falls behind.
-FLUSH_ROWS = 100_000
 RESULTS_QUEUED = 10_000
-# After a flush the file is released (others may open it) unless this many results already wait: then they
-# come faster than a re-attach is worth (a scale run), and the file stays attached until the writer catches up.
-KEEP_ATTACHED_BACKLOG = 1_000
 
 
 class Progress(Protocol):
@@ -56,10 +48,12 @@ class Progress(Protocol):
 class KindStats:
     pending: int = 0
     updated: int = 0  # image rows committed (not ids fetched: a row filled meanwhile by another is not counted)
-    no_image: int = 0
+    no_image: int = 0  # these three: answers whose transaction committed (backfill.writer)
     not_found: int = 0
+    found: int = 0  # ids with an image
     failed: int = 0
-    found: int = 0  # ids fetched with an image
+    recovered: int = 0  # artist rows given the id Spotify confirmed (committed)
+    unwritten: int = 0  # answers fetched whose write failed: the next run asks again
 
     @property
     def answered(self) -> int:
@@ -93,9 +87,6 @@ class RunResult:
         return sum(sum(per_kind.values()) for per_kind in self.requests.values())
 
 
-_DONE: Any = object()
-
-
 class Pipeline:
     def __init__(
         self,
@@ -107,6 +98,8 @@ class Pipeline:
         kinds: tuple[str, ...] = ("tracks", "artists"),
         workers: int = 8,
         progress: Progress | None = None,
+        write_seconds: float = DEFAULT_WRITE_SECONDS,
+        write_results: int = DEFAULT_WRITE_RESULTS,
     ) -> None:
         self._store = store
         self._fetch = Fetcher(api, oembed, self._emit)
@@ -116,7 +109,7 @@ class Pipeline:
         self._progress = progress
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="duckdb")
         self._jobs: asyncio.Queue[TrackJob | ArtistJob | None] = asyncio.Queue(maxsize=workers * 2)
-        self._results: asyncio.Queue[Outcome] = asyncio.Queue(maxsize=RESULTS_QUEUED)
+        self._results: asyncio.Queue[Any] = asyncio.Queue(maxsize=RESULTS_QUEUED)
         self._stop = asyncio.Event()
         self._streams: list[Iterator[Any]] = []  # DuckDB result streams, closed before the DB thread ends
         self.result = RunResult(
@@ -129,7 +122,18 @@ class Pipeline:
             paces={s.name: s.pace for s in (api, oembed) if s is not None},
         )
 
-    # -- control -----------------------------------------------------------------------------------
+        # -- control -----------------------------------------------------------------------------------
+
+        self.writer = Writer(
+            store,
+            self.result,
+            self._results,
+            db=self._db,
+            halt=lambda: self.halt("error"),
+            every_seconds=write_seconds,
+            every_results=write_results,
+            progress=progress,
+        )
 
     def halt(self, reason: Stopped) -> None:
         """Stop fetching (first reason wins); what was fetched is still written."""
@@ -141,7 +145,7 @@ class Pipeline:
         try:
             fetchers = [asyncio.create_task(self._guard(self._produce()))]
             fetchers += [asyncio.create_task(self._guard(self._work())) for _ in range(self._workers)]
-            writer = asyncio.create_task(self._guard(self._write()))
+            writer = asyncio.create_task(self._guard(self.writer.run()))
             all_fetched = asyncio.ensure_future(asyncio.wait(fetchers))
             stop = asyncio.create_task(self._stop.wait())
             try:
@@ -156,7 +160,7 @@ class Pipeline:
                     if self.result.stopped is None:  # a normal end: a few misses and nothing else are real
                         for outcome in self._watch.settle():
                             await self._results.put(outcome)
-                    await self._results.put(_DONE)
+                    await self._results.put(DONE)
                 await writer
         finally:
             streams, self._streams = self._streams, []
@@ -241,67 +245,3 @@ class Pipeline:
         outcome = Outcome(kind, item_id, answer.status, url=answer.url, names=names)
         for passed in self._watch.see(outcome, http_status, source):
             await self._results.put(passed)
-
-    # -- writer ------------------------------------------------------------------------------------
-
-    async def _write(self) -> None:
-        """Apply results in batches: at least every FLUSH_SECONDS, at most FLUSH_ROWS at a time.
-
-        The file stays attached while results keep coming faster than the flushes (a fast run), and is
-        released after a flush otherwise, so that others can open it while this run waits on the network.
-        A file still busy after the lock timeout stops the fetching; what was fetched stays here, and is
-        tried once more when the run ends.
-        """
-        loop = asyncio.get_running_loop()
-        buffer: list[Outcome] = []
-        deadline = loop.time() + FLUSH_SECONDS
-        done = False
-        blocked = False
-        while not done:
-            try:
-                first = await asyncio.wait_for(self._results.get(), timeout=max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                first = None
-            arrived = [] if first is None else [first]
-            while not self._results.empty() and len(buffer) + len(arrived) < FLUSH_ROWS:
-                arrived.append(self._results.get_nowait())
-            if arrived and arrived[-1] is _DONE:
-                arrived.pop()
-                done = True
-            buffer.extend(arrived)
-            self._count(arrived)
-            tick = loop.time() >= deadline
-            if buffer and not blocked and (done or len(buffer) >= FLUSH_ROWS or tick):
-                blocked = not await self._flush(buffer)
-                if not blocked:
-                    buffer = []
-            if (tick or done) and self._results.qsize() < KEEP_ATTACHED_BACKLOG and self._store.attached:
-                await self._db(self._store.release)
-            if tick:
-                deadline = loop.time() + FLUSH_SECONDS
-        if buffer and blocked and await self._flush(buffer):  # the last chance for what was fetched
-            await self._db(self._store.release)
-
-    async def _flush(self, buffer: list[Outcome]) -> bool:
-        """Apply one batch; False when the file stayed busy past the lock timeout (the run is then halted)."""
-        try:
-            committed = await self._db(self._store.apply, buffer)
-        except StoreError as exc:
-            if self.result.error is None:
-                self.result.error = exc
-            self.halt("error")
-            return False
-        for kind, rows in committed.items():
-            self.result.stats[kind].updated += rows
-        return True
-
-    def _count(self, outcomes: list[Outcome]) -> None:
-        per_kind: Counter[str] = Counter()
-        for o in outcomes:
-            stats = self.result.stats[o.kind]
-            status = "found" if o.status == "updated" else o.status  # `updated` counts commits, in _write
-            setattr(stats, status, getattr(stats, status) + 1)
-            per_kind[o.kind] += 1
-        if self._progress is not None:
-            for kind, n in per_kind.items():
-                self._progress.advance(kind, n)

@@ -42,7 +42,8 @@ def run_json(
             "served_by": {src: n for (k, src), n in sorted(result.served.items()) if k == kind},
         }
         if kind == "artists":
-            out[kind]["recovered_ids"] = p.recovered if active else 0
+            out[kind]["recovered_ids"] = s.recovered  # committed, not planned
+        out[kind]["unwritten"] = s.unwritten
     out["requests"] = result.total_requests
     out["requests_by_source"] = {src: sum(result.requests.get(src, {}).values()) for src in SOURCE_NAMES}
     out["pace"] = {
@@ -105,14 +106,16 @@ def run_text(
             ),
             ("Failed", s.failed, "left empty; the next run tries again"),
         ]
-        if s.remaining:
-            rows.append(("Not reached", s.remaining, "the next run continues"))
+        if s.unwritten:
+            rows.append(("Fetched, not written", s.unwritten, "the next run asks again"))
+        if s.remaining - s.unwritten:
+            rows.append(("Not reached", s.remaining - s.unwritten, "the next run continues"))
         if kind == "tracks":
             rows.append(("Invalid URIs", p.invalid, "local files, episodes, empty: never sent"))
         else:
             rows.append(("No usable id", p.invalid, "no spotify_artist_id to ask for"))
-            if p.recovered:
-                rows.append(("Ids recovered", p.recovered, "from tracks.primary_artist_id"))
+            if s.recovered:
+                rows.append(("Ids recovered", s.recovered, "from tracks.primary_artist_id"))
         if p.remembered:
             rows.append(("Skipped, known misses", p.remembered, "from earlier runs"))
         saved = requests_saved(s, requests)

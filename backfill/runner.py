@@ -17,7 +17,7 @@ from backfill.pipeline import Pipeline, Progress, RunResult
 from backfill.sources.api import SpotifyClient
 from backfill.sources.http import ClientOptions
 from backfill.sources.oembed import OEmbedClient
-from backfill.store import MissFilter, Plan, Store, StoreError
+from backfill.store import MissFilter, Plan, Store
 from backfill.token import CredentialsRejected, TokenSource, TokenUnavailable
 
 SourceChoice = Literal["auto", "api", "oembed"]
@@ -39,7 +39,7 @@ class RunConfig:
     client: ClientOptions = field(default_factory=ClientOptions)
     source: SourceChoice = "auto"
     oembed: ClientOptions = field(default_factory=lambda: ClientOptions(rate=DEFAULT_OEMBED_RATE))
-    lock_timeout: float = 30.0  # seconds to wait for a file another process holds, at start and at each flush
+    lock_timeout: float = 30.0  # seconds to wait for a file another process holds: at start, and for a write
     refresh: bool = False  # fetch again the images rows already have (backfill.refresh)
     older_than_days: float | None = None  # refresh: skip ids a refresh checked within this many days
 
@@ -148,6 +148,8 @@ async def execute(
                 kinds=kinds,
                 workers=config.client.concurrency,
                 progress=bars,
+                write_seconds=settings.write_seconds,
+                write_results=settings.write_results,
             )
             if started:
                 started(pipeline)
@@ -156,13 +158,7 @@ async def execute(
             finally:
                 if bars is not None:
                     bars.close()
-            db: dict[str, tuple[int, int]] = {}
-            if not isinstance(result.error, StoreError):  # still locked by another: no second wait
-                try:
-                    db = await asyncio.to_thread(store.image_counts)
-                except StoreError as exc:
-                    result.error, result.stopped = exc, "error"
-            await asyncio.to_thread(store.release)
+            db = store.counts_now()  # the plan's counts plus what was committed: the file is not opened again
             replaced = getattr(store, "replaced", None) if config.refresh else None
             return RunReport(result, plan, db, replaced)
         finally:

@@ -8,6 +8,8 @@ Rules the store keeps (with the modules beside it, below):
   a run (backfill.refresh adds two more).
 - The file is attached only while it is read or written (backfill.attach): the plan is read, then the file is
   released; each batch attaches it for writing, and the writer releases it when it has nothing more to write.
+  After the plan nothing is read under the lock: the schema is not checked again (the run's own lock keeps
+  other runs out), and the counts after the run are the plan's plus what this run committed.
 - All methods are blocking: callers in the event loop run them on one dedicated thread.
 
 The SQL lives beside it: what is missing and the queues in backfill.pending, the writes in backfill.filling.
@@ -25,6 +27,7 @@ from typing import Any
 import duckdb
 
 from backfill.attach import Attachment, Mode
+from backfill.constraints import check_constraints
 from backfill.dbfile import StoreError, refuse_if_unkeepable, refuse_if_unwritable, sniff
 from backfill.filling import Batch, write
 from backfill.pending import ARTIST_QUEUE, TRACK_QUEUE, artist_rows, pages, queue_plan, remembered_misses
@@ -45,6 +48,9 @@ class Store:
         self.schema = Schema(False, False, False, False, False)  # set by each attach
         self._pending = {"tracks": 0, "artists": 0}  # queue lengths, set by plan()
         self._retrying = False  # plan() queued remembered misses again: a hit must clear its log entry
+        self._for_run = False  # a run will write: its plan refuses constraints that would reject the writes
+        self._planned = False  # after plan(), attaching for a write checks nothing (no read under the lock)
+        self._counts: dict[str, tuple[int, int]] = {}  # per table (rows, rows with an image): at plan + committed
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -67,6 +73,7 @@ class Store:
             refuse_if_unwritable(path)
         link = Attachment(path, header, lock_timeout=lock_timeout)
         store = cls(link, need_artists)
+        store._for_run = for_run or not read_only
         try:
             store._attach("read" if read_only else "write")
         except BaseException:
@@ -76,7 +83,7 @@ class Store:
 
     def _attach(self, mode: Mode) -> None:
         """Attach the file if it is not; each time, check its schema again (another process may change it)."""
-        if not self._link.attach(mode):
+        if not self._link.attach(mode) or self._planned:
             return
         self.schema = check_schema(self._link.con, self._need_artists)
         if self._link.mode == "write" and self.schema.log_repair:
@@ -114,8 +121,12 @@ class Store:
         self._attach("read")
         self._pending = {"tracks": 0, "artists": 0}
         self._retrying = self.schema.has_log and misses.cutoff() != NEVER
+        if self._for_run:
+            check_constraints(self._link.con, self.schema)
         plan = queue_plan(self._link.con, self.schema, self._IMAGE, lambda kind: self._remembered(kind, misses), kinds)
         self._pending = {"tracks": plan.tracks.pending, "artists": plan.artists.pending}
+        self._counts = self.image_counts()
+        self._planned = True
         return plan
 
     def stream_tracks(self) -> Iterator[list[tuple[str, int | None]]]:
@@ -132,16 +143,19 @@ class Store:
     def apply(self, outcomes: Sequence[Outcome]) -> dict[str, int]:
         """Write a batch of outcomes in one transaction, a handful of set-based statements in all.
 
-        Returns the image rows the transaction filled, per kind: what was committed, not what was fetched (a
-        row filled meanwhile by someone else is not counted, and a failed commit raises instead).
+        Returns the image rows the transaction filled, per kind, and under "recovered" the artist rows given
+        their id: what was committed, not what was fetched (a row filled meanwhile by someone else is not
+        counted, and a failed commit raises instead).
         """
         batch = Batch.of(outcomes, self._retrying)
         if batch.empty:
-            return {"tracks": 0, "artists": 0}
+            return {"tracks": 0, "artists": 0, "recovered": 0}
         with self.transaction() as con:
             filled = write(con, batch, self.schema.has_log)
             if batch.misses:  # the log exists now (created by write() if it did not)
                 self.schema = replace(self.schema, has_log=True)
+        for table, (rows, with_image) in self._counts.items():
+            self._counts[table] = (rows, with_image + filled[table])
         return filled
 
     @contextlib.contextmanager
@@ -171,6 +185,11 @@ class Store:
         if self.schema.has_artists:
             counts["artists"] = one(self._link.con, "SELECT count(*), count(image_url) FROM artists")
         return counts
+
+    def counts_now(self) -> dict[str, tuple[int, int]]:
+        """image_counts() after a run, without opening the file: the plan's counts plus what the run committed
+        (a value someone else wrote meanwhile is not seen)."""
+        return dict(self._counts)
 
     def reader(self) -> duckdb.DuckDBPyConnection:
         """The connection, with the file attached for reading: for read-only reports (backfill.toplists)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from backfill.config import DEFAULT_WRITE_RESULTS as FLUSH_ROWS
 from backfill.emulator.sample import World
-from backfill.pipeline import FLUSH_ROWS
 from backfill.store import MissFilter, Outcome, Store
 from bench import scale
 from bench.common import Context, say

@@ -49,6 +49,8 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(var, raising=False)
     # Never the real Spotify: a test without the emulator that still reached for oEmbed gets a closed port.
     monkeypatch.setenv("SPOTIFY_OEMBED_URL", "http://127.0.0.1:9/oembed")
+    # Tests that watch a run's writes see one each second, not the default one per 10 s.
+    monkeypatch.setenv("BACKFILL_WRITE_SECONDS", "1")
     monkeypatch.chdir(tmp_path)
 
 

@@ -195,14 +195,52 @@ def test_sigkill_anywhere_leaves_a_file_that_opens_right_and_a_rerun_completes(
     check_images(db_path, world, complete=True)
 
 
-def test_two_runs_at_once_both_finish_and_agree(db_path: Path, emulator: Emulator, world: World) -> None:
-    slow(emulator, latency=0.01)
-    runs = [start_backfill(db_path, "--source", "api", "--rate", "100") for _ in range(2)]
-    for run in runs:
-        _out, err = run.communicate(timeout=HANG_GUARD)
-        assert run.returncode == 0, err
+def test_a_second_run_on_the_file_stops_at_once_naming_the_first(
+    cli, db_path: Path, emulator: Emulator, world: World
+) -> None:
+    slow(emulator, latency=0.05)
+    first = start_backfill(db_path, "--source", "api", "--rate", "40")
+    wait_for_requests(emulator, first, 20)
+    asked = len(emulator.api())
+    second = cli("run", "--db", db_path, "--source", "api", "--json")
+    assert second.code == 2, second.err
+    assert f"PID {first.pid}" in second.err and "backfill run" in second.err, second.err
+    assert second.json["stopped"] == "error"
+    assert len(emulator.api()) - asked < 20  # the second sent nothing (the first goes on meanwhile)
+    assert first.poll() is None  # and the first was still working, without DuckDB's lock held for it:
+    assert filled(db_path) >= 0  # the file opens meanwhile
+    _out, err = first.communicate(timeout=HANG_GUARD)
+    assert first.returncode == 0, err
     check_images(db_path, world, complete=True)
-    duplicates = table(
-        db_path, "SELECT count(*) FROM (SELECT kind, spotify_id FROM backfill_log GROUP BY ALL HAVING count(*) > 1)"
-    )
-    assert duplicates == [(0,)]
+
+
+def test_a_stale_run_lock_left_by_a_killed_run_is_taken_over(cli, db_path: Path, emulator: Emulator) -> None:
+    stale = db_path.with_name(db_path.name + ".backfill-run")
+    stale.write_text("999999\npython -m backfill run (killed)\n")  # no process holds its lock
+    result = cli("run", "--db", db_path, *("--rate", "500", "--source", "api"))
+    assert result.code == 0, result.err
+    assert not stale.exists()
+
+
+def test_the_lock_timeout_is_one_budget_and_the_message_gives_the_real_wait(db_path: Path) -> None:
+    """On a fake clock: a write that waited the whole budget, then the run's last try 7 s later, which waits no
+    more and reports the 37 s really waited (not the 30 s of one timeout, nor a second 30 s wait)."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    holder = hold(db_path, HANG_GUARD)
+    try:
+        link = Attachment(db_path, sniff(db_path), lock_timeout=30, clock=lambda: now[0], sleep=sleep)
+        with pytest.raises(StoreError) as first:
+            link.attach("write")
+        now[0] += 7  # the fetching stops and what was fetched is drained
+        with pytest.raises(StoreError) as last:
+            link.attach("write")
+        link.close()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "waited 30 s" in str(first.value)
+    assert "waited 37 s" in str(last.value) and now[0] == pytest.approx(37)

@@ -84,7 +84,7 @@ def test_updated_counts_the_rows_committed(db_path: Path, world: World) -> None:
         filled = store.apply([Outcome("tracks", i, "updated", url=f"https://i.scdn.co/image/{i}") for i in ids])
     finally:
         store.close()
-    assert filled == {"tracks": 2, "artists": 0}
+    assert filled == {"tracks": 2, "artists": 0, "recovered": 0}
     assert table(db_path, f"SELECT album_image_url FROM tracks WHERE spotify_track_uri = 'spotify:track:{ids[0]}'") == [
         ("theirs",)
     ]

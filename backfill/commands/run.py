@@ -20,6 +20,7 @@ from backfill.pipeline import Pipeline, RunResult
 from backfill.progress import Bars
 from backfill.report import run_json, run_text
 from backfill.report_plan import dry_run_json, dry_run_text
+from backfill.runlock import run_lock
 from backfill.runner import RunConfig, SetupError, execute, make_plan
 from backfill.sources.http import ClientOptions
 from backfill.store import MissFilter, Plan, StoreError
@@ -47,21 +48,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     use_api, use_oembed = config.sources(check=not args.dry_run)  # a missing credential: an error before anything
     then = sync_after_run(args, settings) if args.sync and not args.dry_run else None  # checked before the run
-    # Read-only first: every check passes before anything can be written.
+    if not args.dry_run:  # one run per file: a second one stops here, before its plan (backfill.runlock)
+        with run_lock(settings.db_path):
+            plan = make_plan(config)
+            return asyncio.run(_run(config, plan, as_json=args.json, then=then))
+    # A dry run: read-only, no run lock (it writes nothing and spends no request).
     plan = make_plan(config)
-    if args.dry_run:
-        if args.json:
-            print(json.dumps(dry_run_json(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate), indent=2))
-        elif args.refresh:  # the same figures, about the rows that have an image
-            text = dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate)
-            text = text.replace("DRY RUN:", "DRY RUN (refresh):")
-            for old, new in (("without an image:", "with an image:   "), ("Known misses,", "Just checked,")):
-                text = text.replace(old, new)
-            print(text)
-        else:
-            print(dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate))
-        return EXIT_OK
-    return asyncio.run(_run(config, plan, as_json=args.json, then=then))
+    if args.json:
+        print(json.dumps(dry_run_json(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate), indent=2))
+    elif args.refresh:  # the same figures, about the rows that have an image
+        text = dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate)
+        text = text.replace("DRY RUN:", "DRY RUN (refresh):")
+        for old, new in (("without an image:", "with an image:   "), ("Known misses,", "Just checked,")):
+            text = text.replace(old, new)
+        print(text)
+    else:
+        print(dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate))
+    return EXIT_OK
 
 
 async def _run(

@@ -1,0 +1,174 @@
+"""The single writer: few holds of the file, counts as committed, one kind's failure keeps the other's work, and
+values written by someone else between the plan and the write survive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from backfill.attach import Attachment
+from backfill.emulator import Emulator
+from backfill.emulator.sample import World
+from backfill.schema import check_schema
+from backfill.store import Store
+from tests.conftest import FAST, table
+
+
+@pytest.fixture
+def holds(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Counts what the run does with the file: attaches per mode, schema checks, batches written."""
+    seen: dict[str, Any] = {"read": 0, "write": 0, "checks": 0, "batches": [], "attached_after": []}
+    attach, check, apply = Attachment.attach, check_schema, Store.apply
+
+    def counting_attach(self: Attachment, mode: Any) -> bool:
+        fresh = attach(self, mode)
+        seen[mode] += fresh
+        return fresh
+
+    def counting_check(*args: Any) -> Any:
+        seen["checks"] += 1
+        return check(*args)
+
+    def counting_apply(self: Store, outcomes: Any) -> Any:
+        seen["batches"].append(len(outcomes))
+        return apply(self, outcomes)
+
+    monkeypatch.setattr(Attachment, "attach", counting_attach)
+    monkeypatch.setattr("backfill.store.check_schema", counting_check)
+    monkeypatch.setattr(Store, "apply", counting_apply)
+    return seen
+
+
+def test_results_are_written_every_n_and_nothing_is_read_after_the_plan(
+    cli, db_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch, holds: dict[str, Any]
+) -> None:
+    monkeypatch.setenv("BACKFILL_WRITE_SECONDS", "3600")  # only the count (and the end) makes a write
+    monkeypatch.setenv("BACKFILL_WRITE_RESULTS", "60")
+    result = cli("run", "--db", db_path, "--source", "oembed", "--oembed-rate", "500", "--json")
+    assert result.code == 0, result.err
+    answered = sum(result.json[k]["pending"] for k in ("tracks", "artists"))
+    batches = holds["batches"]  # one apply per kind per write
+    assert sum(batches) == answered
+    assert max(batches) <= 60
+    writes = holds["write"] - 1  # the run's own open (for writing) is the first
+    assert writes <= -(-answered // 60) + 1  # one hold per 60 results (and the last), not one per second
+    assert holds["read"] == 1  # the read-only plan; the run's counts come from no read of the file
+    assert holds["checks"] == 2  # the schema is checked at the two plans, never under a write's lock
+
+
+def test_the_summary_counts_only_what_was_committed(
+    cli, db_path: Path, emulator: Emulator, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recovered ids, misses and images: the artists' transaction fails, so none of theirs is counted."""
+    apply = Store.apply
+
+    def failing_for_artists(self: Store, outcomes: Any) -> Any:
+        if any(o.kind == "artists" for o in outcomes):
+            raise duckdb.ConstraintException("Constraint Error: CHECK constraint failed on table artists")
+        return apply(self, outcomes)
+
+    monkeypatch.setattr(Store, "apply", failing_for_artists)
+    result = cli("run", "--db", db_path, *FAST, "--json")
+    assert result.code == 2, result.err
+    doc = result.json
+    artists = doc["artists"]
+    assert artists["updated"] == artists["no_image"] == artists["not_found"] == artists["recovered_ids"] == 0
+    assert artists["unwritten"] > 0 and "artists" in doc["error"]
+    assert table(db_path, "SELECT count(*) FROM artists WHERE image_url IS NOT NULL")[0][0] == len(
+        world.prefilled_artists
+    )
+    # The tracks' work was kept, and counted as committed.
+    filled = table(db_path, "SELECT count(album_image_url) FROM tracks")[0][0]
+    assert doc["tracks"]["updated"] == filled - len(world.prefilled_tracks) > 0
+    assert doc["database"]["tracks"]["with_image"] == filled
+
+
+def test_recovered_ids_are_counted_as_written(cli, db_path: Path, emulator: Emulator) -> None:
+    result = cli("run", "--db", db_path, *FAST, "--json")
+    written = table(db_path, "SELECT count(spotify_artist_id) FROM artists")[0][0]
+    before = result.json["artists"]["recovered_ids"]
+    assert result.code == 0 and before > 0
+    rerun = cli("run", "--db", db_path, *FAST, "--retry-misses", "--json")
+    assert rerun.json["artists"]["recovered_ids"] == 0  # nothing left to recover: none "recovered" again
+    assert table(db_path, "SELECT count(spotify_artist_id) FROM artists")[0][0] == written
+
+
+def test_a_check_constraint_that_rejects_the_urls_is_refused_at_set_up(cli, db_path: Path, emulator: Emulator) -> None:
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE a2 AS SELECT * FROM artists")
+    con.execute("DROP TABLE artists")
+    con.execute(
+        "CREATE TABLE artists (artist_name VARCHAR, spotify_artist_id VARCHAR, "
+        "image_url VARCHAR CHECK (image_url LIKE 'http://%'))"
+    )
+    con.execute("INSERT INTO artists SELECT artist_name, spotify_artist_id, image_url FROM a2 WHERE image_url IS NULL")
+    con.execute("DROP TABLE a2")
+    con.close()
+    before = db_path.read_bytes()
+    result = cli("run", "--db", db_path, *FAST)
+    assert result.code == 2
+    assert "constraint" in result.err and "image_url" in result.err and len(result.err.strip().splitlines()) == 1
+    assert emulator.api() == []  # nothing asked
+    assert db_path.read_bytes() == before
+
+
+RECOVERABLE = """SELECT a.artist_name FROM artists a JOIN (SELECT primary_artist_name AS n FROM tracks
+    WHERE primary_artist_id IS NOT NULL GROUP BY 1 HAVING count(DISTINCT primary_artist_id) = 1) t
+    ON t.n = a.artist_name WHERE a.spotify_artist_id IS NULL AND a.image_url IS NULL ORDER BY 1"""
+
+
+def test_values_written_meanwhile_by_another_survive(
+    cli, db_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the plan and the first write, another connection fills an artist's photo and a recoverable
+    artist's id: both survive (the writer's IS NULL guards)."""
+    photo_of = table(
+        db_path,
+        "SELECT artist_name FROM artists WHERE image_url IS NULL AND spotify_artist_id IS NOT NULL ORDER BY 1 LIMIT 1",
+    )[0][0]
+    id_of = table(db_path, RECOVERABLE)[0][0]
+    apply, done = Store.apply, []
+
+    def meanwhile(self: Store, outcomes: Any) -> Any:
+        if not done:  # the plan is read and the file released: another process writes now
+            con = duckdb.connect(str(db_path))
+            con.execute(
+                "UPDATE artists SET image_url = 'https://example.org/theirs.jpg' WHERE artist_name = ?", [photo_of]
+            )
+            con.execute("UPDATE artists SET spotify_artist_id = 'theirs' WHERE artist_name = ?", [id_of])
+            con.close()
+            done.append(True)
+        return apply(self, outcomes)
+
+    monkeypatch.setattr(Store, "apply", meanwhile)
+    result = cli("run", "--db", db_path, *FAST)
+    assert result.code == 0, result.err
+    assert done
+    rows = dict(table(db_path, "SELECT artist_name, image_url FROM artists"))
+    ids = dict(table(db_path, "SELECT artist_name, spotify_artist_id FROM artists"))
+    assert rows[photo_of] == "https://example.org/theirs.jpg"
+    assert ids[id_of] == "theirs"
+
+
+def test_a_recovered_id_spotify_does_not_know_is_not_written(
+    cli, db_path: Path, emulator: Emulator, world: World
+) -> None:
+    names = [n for (n,) in table(db_path, RECOVERABLE)]
+    con = duckdb.connect(str(db_path))  # one name's only primary_artist_id: an id Spotify does not know
+    con.execute(
+        "UPDATE tracks SET primary_artist_id = '0000000000000000000000' WHERE primary_artist_name = ?", [names[0]]
+    )
+    con.close()
+    result = cli("run", "--db", db_path, *FAST)
+    assert result.code == 0, result.err
+    unknown = {i for r in emulator.api() if r.endpoint in ("artist", "artists") for i in r.ids} - set(
+        world.catalog.artists
+    )
+    ids = dict(table(db_path, "SELECT artist_name, spotify_artist_id FROM artists"))
+    written = {ids[n] for n in names if ids[n] is not None}
+    assert "0000000000000000000000" in unknown  # asked, and answered not found
+    assert written and not written & unknown
+    assert ids[names[0]] is None
