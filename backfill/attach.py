@@ -19,7 +19,8 @@ import duckdb
 
 from backfill.dbfile import Header, StoreError, is_lock_error, lock_holder, refuse_unreadable
 
-ALIAS = "backfill_db"
+ALIAS = "backfill_db"  # the attach name when the file's own would clash with this connection's catalogs
+_TAKEN = {"memory", "system", "temp", ""}
 # DuckDB would otherwise take up to 80 % of RAM and keep what it read cached. With this cap the tool's
 # memory stays nearly flat in the table's size: bigger queries spill to a temporary folder beside the
 # database. The plan's query (one aggregate, one sort) was measured to fit a million tracks in 80 MB.
@@ -50,6 +51,16 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def catalog_name(path: Path) -> str:
+    """The name DuckDB gives the file when it opens it itself: its name up to the first dot.
+
+    DuckDB 2.0 records the catalog's name in the dependencies of secondary indexes it rewrites; attached under
+    any other name, DuckDB 1.0 refuses the file afterwards ("Cross catalog dependencies are not supported").
+    """
+    name = path.name.split(".")[0]
+    return ALIAS if name.lower() in _TAKEN else name
+
+
 class Attachment:
     """An in-memory DuckDB connection with the user's file attached (and USEd) on demand."""
 
@@ -63,6 +74,7 @@ class Attachment:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.path = path
+        self._alias = '"' + catalog_name(path).replace('"', '""') + '"'
         self._header = header
         self.lock_timeout = lock_timeout
         self._clock = clock
@@ -87,7 +99,7 @@ class Attachment:
         delay = FIRST_RETRY
         while True:
             try:
-                self.con.execute(f"ATTACH {_quoted(str(self.path))} AS {ALIAS} ({options})")
+                self.con.execute(f"ATTACH {_quoted(str(self.path))} AS {self._alias} ({options})")
                 break
             except duckdb.Error as exc:
                 if not is_lock_error(exc):
@@ -106,7 +118,7 @@ class Attachment:
                 self._sleep(min(left, delay * random.uniform(0.8, 1.2)))
                 delay = min(delay * 2, MAX_RETRY)
         self.busy_since = None
-        self.con.execute(f"USE {ALIAS}")
+        self.con.execute(f"USE {self._alias}")
         self.mode = mode
         return True
 
@@ -116,7 +128,7 @@ class Attachment:
             return
         self.mode = None
         self.con.execute("USE memory")
-        self.con.execute(f"DETACH {ALIAS}")
+        self.con.execute(f"DETACH {self._alias}")
 
     def close(self) -> None:
         try:

@@ -225,14 +225,7 @@ def test_a_file_too_old_for_our_duckdb_is_refused(
     assert emulator.received == []
 
 
-# Found by this test: after our DuckDB's write, DuckDB 1.0 refuses a file with secondary indexes ("dependency
-# "artists" is in catalog "backfill_db"", the alias the tool attaches the file under); 1.4 and 1.5 read it.
-ONE_ZERO = pytest.param(
-    "1.0.0", marks=pytest.mark.xfail(strict=True, reason="1.0 cannot read index entries written under our alias")
-)
-
-
-@pytest.mark.parametrize("version", [ONE_ZERO, "1.5.6"])
+@pytest.mark.parametrize("version", ["1.0.0", "1.5.6"])
 def test_a_dashboards_real_history_made_by_an_older_duckdb_is_read_by_the_dashboards_duckdb_after_a_backfill(
     version: str,
     pythons: dict[str, Path],
