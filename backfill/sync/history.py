@@ -3,34 +3,30 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from pathlib import Path
 
 import duckdb
 
+from backfill.attach import Attachment
+from backfill.dbfile import sniff
 from backfill.sync.digests import Row, duckdb_record
 from backfill.sync.model import TARGETS, SyncError, require
 from backfill.terminal import first_line
 
-_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)")
 History = dict[str, list[Row]]  # table -> rows with any value
 
 
-def read_history(path: Path) -> History:
+def read_history(path: Path, *, lock_timeout: float = 0.0) -> History:
     """Per table, the rows with any value: (key, value per column, key digest, rest of the record)."""
-    if not path.is_file():
-        raise SyncError(f"database not found: {path} (set BACKFILL_DB or pass --db)")
-    # No extension is fetched or loaded behind our back: this reads two plain tables.
-    config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+    # The opener of every command: the header checked first (an SQLite file is named as such), no extension
+    # fetched or loaded, and DuckDB's own errors (a lock, a version) in one line. Its errors are StoreErrors.
+    link = Attachment(path, sniff(path), lock_timeout=lock_timeout)
     try:
-        con = duckdb.connect(str(path), read_only=True, config=config)
-    except duckdb.Error as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            holder = _LOCK_HOLDER.search(text)
-            who = f" (PID {holder['pid']}: {holder['prog']})" if holder else ""
-            raise SyncError(f"database {path} is locked by another process{who}; close it and try again") from None
-        raise SyncError(f"cannot open database {path}: {first_line(exc)}") from None
+        link.attach("read")
+    except BaseException:
+        link.close()
+        raise
+    con = link.con
     try:
         rows: History = {}
         for target in TARGETS:
@@ -48,7 +44,7 @@ def read_history(path: Path) -> History:
         _check_columns(con, path)  # a missing table or column: say which
         raise SyncError(f"cannot read database {path}: {first_line(exc)}") from None
     finally:
-        con.close()
+        link.close()
 
 
 def _check_columns(con: duckdb.DuckDBPyConnection, path: Path) -> None:
