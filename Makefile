@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 # Only the tool's own output on stdout (`make verify ARGS=--json | python3 -m json.tool`), even when run from make.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: install backfill verify demo demo-images test compat e2e lint bench clean node-duckdb
+.PHONY: install backfill verify undo sync demo demo-images test compat e2e lint bench clean node-duckdb
 
 # The dashboard's DuckDB engine for Node (@duckdb/node-api 1.4.2, npm registry) under .cache/node, skipped when
 # there; Debian's nodejs and npm are installed when missing (as root, e.g. in CI). Tests read our files with it.
@@ -34,6 +34,13 @@ backfill: $(STAMP)
 
 verify: $(STAMP)
 	@$(BIN)/python -m backfill verify $(ARGS)
+
+# `make undo ARGS=--last`: what the last `run --refresh` replaced, put back.
+undo: $(STAMP)
+	@$(BIN)/python -m backfill undo $(ARGS)
+
+sync: $(STAMP)
+	@$(BIN)/python -m backfill sync $(ARGS)
 
 demo: $(STAMP)
 	@$(BIN)/python -m backfill demo $(ARGS)

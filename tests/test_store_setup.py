@@ -110,6 +110,10 @@ def _sqlite(path: Path) -> None:
     con.close()
 
 
+# sync reads the file before Postgres answers: an unreachable URL changes nothing in what it says first.
+NO_POSTGRES = "postgresql://nobody:x@127.0.0.1:1/none"
+
+
 @pytest.mark.parametrize(
     ("make", "what"),
     [
@@ -120,7 +124,9 @@ def _sqlite(path: Path) -> None:
         (lambda p: p.mkdir(), "a directory"),
     ],
 )
-@pytest.mark.parametrize("command", [["run"], ["run", "--dry-run"], ["verify"]])
+@pytest.mark.parametrize(
+    "command", [["run"], ["run", "--dry-run"], ["verify"], ["undo", "--last"], ["sync", "--postgres", NO_POSTGRES]]
+)
 def test_a_file_that_is_not_duckdb_is_named_for_what_it_is(
     cli: Any,
     tmp_path: Path,

@@ -3,7 +3,10 @@
 Rules this package keeps:
 - Only NULL Postgres values are filled: `tracks.album_image_url`, `artists.image_url` and
   `artists.spotify_artist_id`, matched on `spotify_track_uri` / `artist_name`. No row is inserted or deleted,
-  no other column changes, and a value already set (by anyone) stays as it is.
+  no other column changes, and a value already set stays as it is, with one exception: where the history's
+  refresh journal shows that backfill itself replaced a value (`run --refresh`, or `undo` putting one back),
+  Postgres still holding one of the values replaced gets DuckDB's current one ("refreshed"), guarded by the
+  same UPDATE's WHERE clause. A value set in Postgres by anyone else is never one of them, and stays.
 - One transaction, set-based: the rows Postgres lacks are COPYed into a TEMP table, then one guarded
   `UPDATE … FROM` per table (postgres.py). Readers see the state before or after, never half of it.
 - Little crosses the network: Postgres sends digests of its keys and values (digests.py), compared here with
@@ -19,7 +22,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from backfill.sync.digests import Row, compare, index
+from backfill.sync.digests import Send, compare, index
 from backfill.sync.history import read_history
 from backfill.sync.model import DEFAULT_CONNECT_TIMEOUT, TARGETS, ColumnCounts, SyncError, SyncReport
 from backfill.sync.opening import Opening
@@ -56,12 +59,13 @@ def sync(
         try:
             if error is not None:
                 raise error
-            send: dict[str, list[Row]] = {}
+            send: dict[str, list[Send]] = {}
             for target in TARGETS:
                 blob = digests[target.table]
                 report.digest_bytes += len(blob)
                 theirs = index(target, blob)
-                report.columns[target.table], send[target.table] = compare(target, history[target.table], theirs)
+                rows, olds = history.rows[target.table], history.replaceable[target.table]
+                report.columns[target.table], send[target.table] = compare(target, rows, theirs, olds)
             report.rows_sent = sum(len(rows) for rows in send.values())
             assert con is not None
             if dry_run:

@@ -5,10 +5,13 @@ digest (nine zero bytes when NULL). A digest is the first 8 bytes of the MD5 of 
 because every Postgres and DuckDB has it; this is change detection, not security). Postgres sends its records,
 about 17 bytes a track instead of about 100 for key and URL; the history's come from DuckDB. Only the rows
 Postgres lacks then travel up, in full. A false match needs a 64-bit collision: under 1 in 10^10 for a whole
-history of 25,000 rows. And whatever the digests say, the UPDATE only ever fills a NULL, matched on the key.
+history of 25,000 rows. And whatever the digests say, the UPDATE only ever fills a NULL, or replaces one of the
+values that the history's refresh journal says backfill replaced in that row, named in its WHERE clause.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from backfill.sync.model import ColumnCounts, SyncError, Target
 
@@ -37,8 +40,17 @@ def postgres_query(target: Target) -> str:
     return f"SELECT coalesce(string_agg({' || '.join(parts)}, ''::bytea), ''::bytea) FROM {rows}"
 
 
+def present(value: str) -> bytes:
+    """A column's part of a record for a value, as both SQL forms above compute it."""
+    return b"\x01" + hashlib.md5(value.encode("utf-8")).digest()[:DIGEST]
+
+
 Row = tuple[str | bytes | None, ...]  # from history: key, each column's value, key digest, rest of the record
 Theirs = dict[bytes, bytes | list[bytes]]  # key digest -> rest of the record (a list if the key repeats)
+Replaceable = dict[str, tuple[tuple[str, ...], ...]]  # key -> per column, values Postgres may have to replace
+# A row to send: the key, per column the value to write (or None), then per column the values it may replace
+# besides NULL (or None).
+Send = tuple[str | bytes | list[str] | None, ...]
 
 
 def index(target: Target, blob: bytes) -> Theirs:
@@ -57,8 +69,11 @@ def index(target: Target, blob: bytes) -> Theirs:
     return theirs
 
 
-def compare(target: Target, ours: list[Row], theirs: Theirs) -> tuple[dict[str, ColumnCounts], list[Row]]:
-    """The counts per column, and the rows to send: (key, value per column, None where Postgres has one)."""
+def compare(
+    target: Target, ours: list[Row], theirs: Theirs, replaceable: Replaceable | None = None
+) -> tuple[dict[str, ColumnCounts], list[Send]]:
+    """The counts per column, and the rows to send: (key, value per column, None where Postgres has one it
+    keeps; then the values each may replace)."""
     n = len(target.columns)
     key_at, record_at = 1 + n, 2 + n
     get = theirs.get
@@ -68,7 +83,8 @@ def compare(target: Target, ours: list[Row], theirs: Theirs) -> tuple[dict[str, 
     for i in range(n):
         counts[i].already_set = sum(1 for row in ours if row[1 + i] is not None)
         counts[i].already_set -= sum(1 for row, _ in others if row[1 + i] is not None)
-    send: list[Row] = []
+    replaceable = replaceable or {}
+    send: list[Send] = []
     for row, found in others:
         values = row[1 : 1 + n]
         if found is None:
@@ -76,16 +92,18 @@ def compare(target: Target, ours: list[Row], theirs: Theirs) -> tuple[dict[str, 
                 if values[i] is not None:
                     counts[i].missing_in_postgres += 1
             continue
-        needed = _column_by_column(values, row[record_at], found, counts)  # type: ignore[arg-type]
+        olds = replaceable.get(str(row[0]), ((),) * n)
+        needed, guards = _column_by_column(values, row[record_at], found, olds, counts)  # type: ignore[arg-type]
         if any(v is not None for v in needed):
-            send.append((row[0], *needed))
+            send.append((row[0], *needed, *guards))
     return dict(zip(target.columns, counts, strict=True)), send
 
 
 def _column_by_column(
-    values: Row, mine: bytes, found: bytes | list[bytes], counts: list[ColumnCounts]
-) -> list[str | bytes | None]:
+    values: Row, mine: bytes, found: bytes | list[bytes], olds: tuple[tuple[str, ...], ...], counts: list[ColumnCounts]
+) -> tuple[list[str | bytes | None], list[list[str] | None]]:
     needed: list[str | bytes | None] = [None] * len(values)
+    guards: list[list[str] | None] = [None] * len(values)
     width = len(_ABSENT)
     for record in found if isinstance(found, list) else [found]:
         for i, value in enumerate(values):
@@ -97,6 +115,9 @@ def _column_by_column(
                 needed[i] = value
             elif theirs == mine[i * width : (i + 1) * width]:
                 counts[i].already_set += 1
+            elif olds[i] and theirs in {present(old) for old in olds[i]}:
+                counts[i].refreshed += 1
+                needed[i], guards[i] = value, list(olds[i])
             else:
                 counts[i].differing += 1
-    return needed
+    return needed, guards

@@ -1,36 +1,40 @@
-"""The DuckDB side of sync: the keys with a value to offer, with their digests, in one short read-only session."""
+"""The DuckDB side of sync: the keys with a value to offer, with their digests, in one short read-only session;
+and, from the refresh journal, the values backfill itself replaced there, which Postgres may still hold."""
 
 from __future__ import annotations
 
 import contextlib
-import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from backfill.sync.digests import Row, duckdb_record
-from backfill.sync.model import TARGETS, SyncError, require
+from backfill.attach import Attachment
+from backfill.dbfile import sniff
+from backfill.schema import JOURNAL_TABLE
+from backfill.sync.digests import Replaceable, Row, duckdb_record
+from backfill.sync.model import TARGETS, SyncError, Target, require
 from backfill.terminal import first_line
 
-_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)")
-History = dict[str, list[Row]]  # table -> rows with any value
+
+@dataclass
+class History:
+    rows: dict[str, list[Row]]  # table -> rows with any value
+    replaceable: dict[str, Replaceable]  # table -> key -> per column, the values DuckDB's now replaced
 
 
-def read_history(path: Path) -> History:
-    """Per table, the rows with any value: (key, value per column, key digest, rest of the record)."""
-    if not path.is_file():
-        raise SyncError(f"database not found: {path} (set BACKFILL_DB or pass --db)")
-    # No extension is fetched or loaded behind our back: this reads two plain tables.
-    config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+def read_history(path: Path, *, lock_timeout: float = 0.0) -> History:
+    """Per table, the rows with any value: (key, value per column, key digest, rest of the record), and the
+    values the refresh journal says the current ones replaced."""
+    # The opener of every command: the header checked first (an SQLite file is named as such), no extension
+    # fetched or loaded, and DuckDB's own errors (a lock, a version) in one line. Its errors are StoreErrors.
+    link = Attachment(path, sniff(path), lock_timeout=lock_timeout)
     try:
-        con = duckdb.connect(str(path), read_only=True, config=config)
-    except duckdb.Error as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            holder = _LOCK_HOLDER.search(text)
-            who = f" (PID {holder['pid']}: {holder['prog']})" if holder else ""
-            raise SyncError(f"database {path} is locked by another process{who}; close it and try again") from None
-        raise SyncError(f"cannot open database {path}: {first_line(exc)}") from None
+        link.attach("read")
+    except BaseException:
+        link.close()
+        raise
+    con = link.con
     try:
         rows: History = {}
         for target in TARGETS:
@@ -43,12 +47,13 @@ def read_history(path: Path) -> History:
                 f"SELECT k, {', '.join(names)}, {key_digest}, {record} FROM (SELECT {target.key} AS k, {values} "
                 f"FROM {target.table} WHERE {target.key} IS NOT NULL AND ({has_any}) GROUP BY {target.key})"
             ).fetchall()
-        return rows
+        journal = _journal(con)
+        return History(rows, {t.table: _replaceable(t, rows[t.table], journal) for t in TARGETS})
     except duckdb.Error as exc:
         _check_columns(con, path)  # a missing table or column: say which
         raise SyncError(f"cannot read database {path}: {first_line(exc)}") from None
     finally:
-        con.close()
+        link.close()
 
 
 def _check_columns(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -58,3 +63,37 @@ def _check_columns(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             "WHERE database_name = current_database() AND schema_name = 'main'"
         ).fetchall()
         require({(t, c) for t, c in have}, f"database {path}")
+
+
+def _journal(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[str]]:
+    """(kind, row key) -> every value the journal names for that row: the ones a refresh replaced, the ones it
+    wrote (and an undo replaced in turn)."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND table_name = ?",
+        [JOURNAL_TABLE],
+    ).fetchone()
+    if not found or not found[0]:
+        return {}
+    entries = con.execute(
+        f"SELECT kind, row_key, list(DISTINCT v) FROM (SELECT kind, row_key, old_value AS v FROM {JOURNAL_TABLE} "
+        f"UNION ALL SELECT kind, row_key, new_value FROM {JOURNAL_TABLE}) WHERE v IS NOT NULL GROUP BY ALL"
+    ).fetchall()
+    return {(kind, key): set(values) for kind, key, values in entries}
+
+
+def _replaceable(target: Target, rows: list[Row], journal: dict[tuple[str, str], set[str]]) -> Replaceable:
+    """Per key, per column: the other values of its journal, when DuckDB's value is one of them (backfill's
+    own last word on that row). A value set in DuckDB by anyone else since makes the row no one's to walk."""
+    out: Replaceable = {}
+    if not journal:
+        return out
+    for row in rows:
+        key = str(row[0])
+        per_column: list[tuple[str, ...]] = []
+        for i, kind in enumerate(target.journaled):
+            values = journal.get((kind, key)) if kind else None
+            now = row[1 + i]
+            per_column.append(tuple(sorted(values - {now})) if values and now in values else ())
+        if any(per_column):
+            out[key] = tuple(per_column)
+    return out

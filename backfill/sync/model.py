@@ -16,19 +16,23 @@ class Target:
     table: str
     key: str  # the predecessor's primary key in Postgres
     columns: tuple[str, ...]  # filled where Postgres has NULL and DuckDB a value; nothing else is touched
+    # Per column, its kind in the history's refresh journal (None: a refresh never replaces it): a value the
+    # journal shows backfill replaced (or put back) is replaced in Postgres too.
+    journaled: tuple[str | None, ...]
 
 
 TARGETS = (
-    Target("tracks", "spotify_track_uri", ("album_image_url",)),
-    Target("artists", "artist_name", ("image_url", "spotify_artist_id")),
+    Target("tracks", "spotify_track_uri", ("album_image_url",), ("track",)),
+    Target("artists", "artist_name", ("image_url", "spotify_artist_id"), ("artist", None)),
 )
 
 
 @dataclass
 class ColumnCounts:
     pushed: int = 0  # Postgres had NULL, now has the DuckDB value (in a dry run: would have)
+    refreshed: int = 0  # Postgres had a value a refresh (or undo) replaced in DuckDB, now has DuckDB's
     already_set: int = 0  # Postgres already had the same value
-    differing: int = 0  # both set, to different values: counted, never changed
+    differing: int = 0  # both set, to different values (Postgres's not one backfill replaced): never changed
     missing_in_postgres: int = 0  # DuckDB has a value for a key Postgres has no row for
 
 

@@ -14,7 +14,7 @@ import contextlib
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from backfill.sync.digests import Row, postgres_query
+from backfill.sync.digests import Send, postgres_query
 from backfill.sync.model import TARGETS, SyncError, Target, require
 from backfill.sync.pgurl import mask_url, scrub
 from backfill.terminal import first_line
@@ -27,6 +27,7 @@ LOCK_TIMEOUT = "60s"  # a table locked by someone else (e.g. a full re-sync runn
 TEMP = "backfill_sync"  # the rows to push, all tables in one (one COPY); dropped at COMMIT
 WIDTH = max(len(t.columns) for t in TARGETS)
 _VALUES = [f"v{i}" for i in range(WIDTH)]
+_OLDS = [f"r{i}" for i in range(WIDTH)]  # per column, the values besides NULL that v{i} may replace
 
 
 def import_psycopg() -> Any:
@@ -83,7 +84,7 @@ def begin(con: psycopg.Connection[Any], where: str, dry_run: bool) -> dict[str, 
             con.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
             check.execute(_check_sql())
             if not dry_run:
-                columns = ", ".join(f"{v} text" for v in _VALUES)
+                columns = ", ".join([*(f"{v} text" for v in _VALUES), *(f"{r} text[]" for r in _OLDS)])
                 con.execute(f"CREATE TEMP TABLE {TEMP} (t smallint, k text, {columns}) ON COMMIT DROP")
             for target in TARGETS:
                 digests[target.table] = con.cursor(binary=True)
@@ -117,16 +118,17 @@ def _checked(found: list[tuple[Any, ...]], where: str, dry_run: bool) -> None:
                 )
 
 
-def push(con: psycopg.Connection[Any], send: dict[str, list[Row]]) -> dict[str, int]:
+def push(con: psycopg.Connection[Any], send: dict[str, list[Send]]) -> dict[str, int]:
     """Round trips 2 and 3: COPY the rows to send, then one guarded UPDATE per table and COMMIT. Returns
     table -> rows updated."""
     tables = [(i, t) for i, t in enumerate(TARGETS) if send[t.table]]
     if tables:
-        with con.cursor().copy(f"COPY {TEMP} (t, k, {', '.join(_VALUES)}) FROM STDIN") as copy:
+        with con.cursor().copy(f"COPY {TEMP} (t, k, {', '.join(_VALUES + _OLDS)}) FROM STDIN") as copy:
             for i, target in tables:
-                pad = (None,) * (WIDTH - len(target.columns))
+                n = len(target.columns)
+                pad = (None,) * (WIDTH - n)
                 for row in send[target.table]:
-                    copy.write_row((i, *row, *pad))
+                    copy.write_row((i, row[0], *row[1 : 1 + n], *pad, *row[1 + n :], *pad))
     updates: dict[str, psycopg.Cursor[Any]] = {}
     with _together(con):
         for i, target in tables:
@@ -137,13 +139,17 @@ def push(con: psycopg.Connection[Any], send: dict[str, list[Row]]) -> dict[str, 
 
 
 def _update_sql(index: int, target: Target) -> str:
-    pairs = list(zip(target.columns, _VALUES, strict=False))
-    # coalesce keeps a value that is already set: with several columns, a row may need only one of them.
-    assignments = ", ".join(f"{c} = coalesce(p.{c}, s.{v})" for c, v in pairs)
-    needed = " OR ".join(f"(p.{c} IS NULL AND s.{v} IS NOT NULL)" for c, v in pairs)
+    # A column is written where Postgres has NULL or one of the values the history's journal says backfill
+    # replaced (r{i}; NULL for other rows, and `= ANY(NULL)` is never true). Any other value stays: with
+    # several columns, a row may need only one of them.
+    assignments, needed = [], []
+    for c, v, r in zip(target.columns, _VALUES, _OLDS, strict=False):
+        write = f"s.{v} IS NOT NULL AND (p.{c} IS NULL OR p.{c} = ANY(s.{r}))"
+        assignments.append(f"{c} = CASE WHEN {write} THEN s.{v} ELSE p.{c} END")
+        needed.append(f"({write})")
     return (
-        f"UPDATE {target.table} AS p SET {assignments} FROM {TEMP} AS s "
-        f"WHERE s.t = {index} AND p.{target.key} = s.k AND ({needed})"
+        f"UPDATE {target.table} AS p SET {', '.join(assignments)} FROM {TEMP} AS s "
+        f"WHERE s.t = {index} AND p.{target.key} = s.k AND ({' OR '.join(needed)})"
     )
 
 

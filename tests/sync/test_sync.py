@@ -38,7 +38,9 @@ def expected(before: dict[str, Any], duck: dict[str, dict[str, dict[str, Any]]])
     for tbl, columns in duck.items():
         counts[tbl] = {}
         for column, values in columns.items():
-            c = counts[tbl][column] = {"pushed": 0, "already_set": 0, "differing": 0, "missing_in_postgres": 0}
+            c = counts[tbl][column] = dict.fromkeys(
+                ("pushed", "refreshed", "already_set", "differing", "missing_in_postgres"), 0
+            )
             for key, value in values.items():
                 row = after[tbl].get(key)
                 if row is None:

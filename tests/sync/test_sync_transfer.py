@@ -100,6 +100,7 @@ def test_keys_match_in_a_latin1_database(cli, tmp_path: Path, pg_server: PgServe
     assert result.code == 0, result.err
     assert result.json["artists"]["image_url"] == {
         "pushed": 2,
+        "refreshed": 0,
         "already_set": 1,
         "differing": 1,
         "missing_in_postgres": 0,
@@ -127,6 +128,7 @@ def test_a_table_without_its_primary_key_may_repeat_a_key(cli, tmp_path: Path, p
     # Counted per Postgres row, as the UPDATE changes them: both copies of a, and the copy of b that lacked it.
     assert result.json["tracks"]["album_image_url"] == {
         "pushed": 3,
+        "refreshed": 0,
         "already_set": 1,
         "differing": 0,
         "missing_in_postgres": 0,
