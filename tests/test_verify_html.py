@@ -256,3 +256,12 @@ def test_replaces_an_earlier_report_and_reports_a_missing_folder(cli, tmp_path: 
     result = cli("verify", "--db", db_path, "--html", tmp_path / "nowhere" / "page.html")
     assert result.code == 2 and "cannot write" in result.err
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_the_host_of_an_image_that_did_not_load_is_escaped(cli, tmp_path: Path) -> None:
+    url = 'https://"><b>x/'
+    db = make_history(tmp_path / "h.duckdb", [(GOOD, "Song", "Ann", url)], [("Ann", "a" * 22, None)], None)
+    text, items = render(cli, db, tmp_path)
+    assert "b" not in items.tags  # the host stays text, never markup
+    assert "<b>" not in text
+    assert 'image did not load from "><b>x' in items.text  # shown as the text it is
