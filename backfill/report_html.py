@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from backfill.toplists import Ranking, TopItem
 
 TOP_N = 50
+# Marks a page this command wrote: only such a page is ever replaced (a user's own HTML file is not).
+MARKER = '<meta name="generator" content="backfill verify">'
 
 _WHY = {
     "invalid_uri": "invalid URI: local file, episode or no track id",
@@ -166,25 +168,40 @@ def page(db_path: str, report: dict[str, Any], ranking: Ranking, tracks: list[To
         _missing(report),
     ]
     return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">{MARKER}'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>backfill verify: {_e(Path(db_path).name)}</title><style>{_CSS}</style></head>"
         f"<body><main>{''.join(body)}</main></body></html>\n"
     )
 
 
-def write_page(path: Path, text: str, db_path: Path) -> None:
-    """Write the page atomically. Only a file that is itself an HTML page (an earlier report) is replaced.
+def refusal(path: Path, db_path: Path) -> str | None:
+    """Why `path` must not be written: the database, one of DuckDB's files beside it, or no path at all."""
+    if not str(path).strip():
+        return "an empty path"
+    target, db = path.resolve(), db_path.resolve()
+    if target == db:
+        return "it is the database itself"
+    # DuckDB's own files beside the database: its write-ahead log, its temporary folder and what is inside.
+    own = (db.with_name(db.name + ".wal"), db.with_name(db.name + ".tmp"))
+    if target in own or own[1] in target.parents or target.name.startswith(db.name + "."):
+        return f"it is one of the database's own files ({db.name}.wal, {db.name}.tmp, ...)"
+    return None
 
-    Raises OSError (or ValueError for a path that must not be replaced) with a one-line reason.
+
+def write_page(path: Path, text: str, db_path: Path) -> None:
+    """Write the page atomically. Only a page that this command wrote (it carries MARKER) is replaced.
+
+    Raises OSError (or ValueError for a path that must not be written) with a one-line reason.
     """
-    if path.resolve() == db_path.resolve():
-        raise ValueError("it is the database itself")
+    refused = refusal(path, db_path)
+    if refused:
+        raise ValueError(refused)
     if path.exists():
         with path.open("rb") as f:
-            head = f.read(64).lstrip().lower()
-        if not (head.startswith(b"<!doctype html") or head.startswith(b"<html")):
-            raise ValueError("it exists and is not an HTML page (not replaced)")
+            head = f.read(4096)
+        if MARKER.encode() not in head:
+            raise ValueError("it exists and is not a page written by backfill verify (not replaced)")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -43,6 +43,32 @@ def ranking(store: Store) -> Ranking:
     return "ms_played" if has_ms else "plays"
 
 
+# The dashboard groups plays by (track_name, artist_name, tracks.spotify_track_uri, tracks.album_image_url) after
+# joining every play to `tracks`: at a million tracks that hash join and the four-string aggregate beside it
+# outgrow the memory cap. The same groups, in steps that each fit: plays aggregated per (uri, names) first; a
+# played uri found in `tracks` is then its own group already (the image depends on the uri), and only the rows
+# whose uri `tracks` lacks are merged by name. The image is looked up for the rows kept.
+_TOP_TRACKS = """
+WITH played AS MATERIALIZED (
+    SELECT pa.*, t.spotify_track_uri IS NOT NULL AS known
+    FROM (SELECT spotify_track_uri AS uri, track_name, artist_name, count(*) AS n, {ms} AS ms
+          FROM plays GROUP BY ALL) pa
+    LEFT JOIN tracks t ON t.spotify_track_uri = pa.uri
+), top AS (
+    SELECT * FROM (
+        SELECT track_name, artist_name, uri AS played_uri, uri, n, ms FROM played WHERE known
+        UNION ALL
+        SELECT track_name, artist_name, any_value(uri), NULL, sum(n)::BIGINT, sum(ms)::BIGINT
+        FROM played WHERE NOT known GROUP BY track_name, artist_name)
+    ORDER BY ms DESC NULLS LAST, n DESC, track_name NULLS LAST, artist_name NULLS LAST, uri NULLS LAST
+    LIMIT ?
+)
+SELECT top.track_name, top.artist_name, top.played_uri, top.uri, t.album_image_url, top.n, top.ms
+FROM top LEFT JOIN tracks t ON t.spotify_track_uri = top.uri
+ORDER BY top.ms DESC NULLS LAST, top.n DESC, top.track_name NULLS LAST, top.artist_name NULLS LAST,
+         top.uri NULLS LAST"""
+
+
 def top_tracks(store: Store, limit: int) -> list[TopItem]:
     """The dashboard's Top Tracks: plays grouped by track and artist name, joined to `tracks` by URI."""
     order = ranking(store)
@@ -54,18 +80,7 @@ def top_tracks(store: Store, limit: int) -> list[TopItem]:
             limit,
         )
     else:
-        ms = "sum(p.ms_played)" if order == "ms_played" else "NULL::BIGINT"
-        rows = _query(
-            store,
-            f"""SELECT p.track_name, p.artist_name, any_value(p.spotify_track_uri), t.spotify_track_uri,
-                       t.album_image_url, count(*) AS n, {ms} AS ms
-                FROM plays p LEFT JOIN tracks t ON p.spotify_track_uri = t.spotify_track_uri
-                GROUP BY p.track_name, p.artist_name, t.spotify_track_uri, t.album_image_url
-                ORDER BY ms DESC NULLS LAST, n DESC, p.track_name NULLS LAST, p.artist_name NULLS LAST,
-                         t.spotify_track_uri NULLS LAST
-                LIMIT ?""",
-            limit,
-        )
+        rows = _query(store, _TOP_TRACKS.format(ms="sum(ms_played)" if order == "ms_played" else "NULL::BIGINT"), limit)
     misses = _misses(store, "track", [uri[len(TRACK_URI_PREFIX) :] for *_, uri, _, _, _ in rows if uri])
     items = []
     for name, artist, played_uri, uri, url, n, total_ms in rows:

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import dashboard, floor, guide, lockshare, oembed, scale, sources, sync, throughput, writer
+from bench import dashboard, floor, guide, lockshare, oembed, scale, sources, sync, throughput, verify_html, writer
 from bench.common import Context, Row, machine, say, stop_all_children
 
 # Run order: floor compares itself with scale's figures; guide is the longest, so it goes last.
@@ -26,6 +26,7 @@ SCENARIOS: dict[str, Callable[[Context], None]] = {
     "sources": sources.run,
     "oembed": oembed.run,
     "dashboard": dashboard.run,
+    "verify": verify_html.run,
     "guide": guide.run,
 }
 HEADER = ("scenario", "figure", "value", "target", "verdict")
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark the backfill tool against the local Spotify emulator and print one table. "
         "Figures to report, never assertions: the exit status is 0 unless a scenario could not run.",
         epilog="scenarios: throughput (1), guide (2, ~40 min in full), scale (3), writer (4), floor (5), lock (6), "
-        "sync (7), sources (8), oembed (9), dashboard (10)",
+        "sync (7), sources (8), oembed (9), dashboard (10), verify (11)",
     )
     parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), metavar="NAME", help="run only these scenarios")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few seconds per scenario")
@@ -59,6 +60,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _order(row: Row) -> int:
+    number = row.scenario.split(" ", 1)[0]
+    return int(number) if number.isdigit() else 0
+
+
 def render(rows: Sequence[Row], notes: Sequence[str], info: dict[str, str], title: str) -> str:
     lines = [f"## {title}", ""]
     lines.append(
@@ -67,7 +73,7 @@ def render(rows: Sequence[Row], notes: Sequence[str], info: dict[str, str], titl
         f"aiolimiter {info['aiolimiter']}, spotipy {info['spotipy']}; backfill at {info['revision']}."
     )
     lines += ["", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    for row in sorted(rows, key=lambda r: r.scenario[:1]):  # the numbering; stable within a scenario
+    for row in sorted(rows, key=_order):  # by scenario number; stable within a scenario
         cells = (
             row.scenario,
             row.figure,
@@ -140,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 NUMBERS = {
     "throughput": "1", "guide": "2", "scale": "3", "writer": "4", "floor": "5", "lock": "6", "sync": "7",
-    "sources": "8", "oembed": "9", "dashboard": "10",
+    "sources": "8", "oembed": "9", "dashboard": "10", "verify": "11",
 }  # fmt: skip
 
 

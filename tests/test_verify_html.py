@@ -250,9 +250,37 @@ def test_never_replaces_what_is_not_a_report(cli, tmp_path: Path, db_path: Path,
 
 def test_replaces_an_earlier_report_and_reports_a_missing_folder(cli, tmp_path: Path, db_path: Path) -> None:
     out = tmp_path / "page.html"
-    out.write_text("<!doctype html><p>old</p>")
+    assert cli("verify", "--db", db_path, "--html", out).code == 0
+    out.write_text(out.read_text().replace("Top 50 tracks", "old"))  # an earlier report
     assert cli("verify", "--db", db_path, "--html", out).code == 0
     assert "Top 50 tracks" in out.read_text()
     result = cli("verify", "--db", db_path, "--html", tmp_path / "nowhere" / "page.html")
     assert result.code == 2 and "cannot write" in result.err
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_the_host_of_an_image_that_did_not_load_is_escaped(cli, tmp_path: Path) -> None:
+    url = 'https://"><b>x/'
+    db = make_history(tmp_path / "h.duckdb", [(GOOD, "Song", "Ann", url)], [("Ann", "a" * 22, None)], None)
+    text, items = render(cli, db, tmp_path)
+    assert "b" not in items.tags  # the host stays text, never markup
+    assert "<b>" not in text
+    assert 'image did not load from "><b>x' in items.text  # shown as the text it is
+
+
+@pytest.mark.parametrize("name", ["", "{db}.wal", "{db}.tmp", "{db}.tmp/page.html"])
+def test_refuses_an_empty_path_and_the_databases_own_files(cli, tmp_path: Path, db_path: Path, name: str) -> None:
+    target = name.format(db=db_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = cli("verify", "--db", db_path, "--html", target)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("backfill: error: cannot write") and result.err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+def test_never_replaces_a_users_own_html_page(cli, tmp_path: Path, db_path: Path) -> None:
+    mine = tmp_path / "mine.html"
+    mine.write_text("<!doctype html><title>my page</title>")
+    result = cli("verify", "--db", db_path, "--html", mine)
+    assert result.code == 2 and "not a page written by backfill verify" in result.err
+    assert mine.read_text() == "<!doctype html><title>my page</title>"

@@ -11,7 +11,7 @@ from typing import Any
 from backfill.commands import checked_settings
 from backfill.dbfile import dashboard_cannot_open, sniff
 from backfill.parser import EXIT_OK, VERIFY_LOCK_TIMEOUT, UsageError
-from backfill.report_html import TOP_N, page, write_page
+from backfill.report_html import TOP_N, page, refusal, write_page
 from backfill.report_plan import verify_json, verify_text
 from backfill.store import MissFilter, Store
 from backfill.toplists import ranking, top_artists, top_tracks
@@ -19,12 +19,14 @@ from backfill.toplists import ranking, top_artists, top_tracks
 
 def cmd_verify(args: argparse.Namespace) -> int:
     settings = checked_settings(args)
+    if args.html is not None and (refused := refusal(Path(args.html), settings.db_path)):
+        raise UsageError(f"cannot write {args.html!r}: {refused}")  # before any work: nothing is read or written
     store = Store.open(settings.db_path, read_only=True, need_artists=False, lock_timeout=VERIFY_LOCK_TIMEOUT)
     unopenable = dashboard_cannot_open(settings.db_path, sniff(settings.db_path))
     try:
         plan = store.plan(MissFilter())
         report = verify_json(store.image_counts(), plan, store.remembered_counts(), store.samples())
-        html = _verify_page(settings.db_path, store, report) if args.html else None
+        html = _verify_page(settings.db_path, store, report) if args.html is not None else None
     finally:
         store.close()
     if html is not None:
