@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -12,10 +13,11 @@ import aiohttp
 from backfill.config import DEFAULT_OEMBED_RATE, Settings
 from backfill.pipeline import Pipeline, Progress, RunResult
 from backfill.sources.api import SpotifyClient
-from backfill.sources.http import ClientOptions
+from backfill.sources.http import ClientOptions, RateLimited
 from backfill.sources.oembed import OEmbedClient
 from backfill.store import MissFilter, Plan, Store, StoreError
 from backfill.token import CredentialsRejected, TokenSource, TokenUnavailable
+from backfill.waits import Wait
 
 SourceChoice = Literal["auto", "api", "oembed"]
 
@@ -87,7 +89,10 @@ def make_plan(config: RunConfig) -> Plan:
     """Check the database read-only and count what is pending (raises StoreError)."""
     store = open_store(config, read_only=True, for_run=True)
     try:
-        return store.plan(config.misses, config.kinds)
+        plan = store.plan(config.misses, config.kinds)
+        if config.sources(check=False)[0]:
+            plan.api_wait = store.source_wait("api")  # a quota an earlier run met: no request before its end
+        return plan
     finally:
         store.close()
 
@@ -111,7 +116,10 @@ async def execute(
             client_id, client_secret = settings.require_credentials()
             tokens = TokenSource(session, settings.token_url, client_id, client_secret, timeout=config.client.timeout)
             api = SpotifyClient(session, tokens, settings.api_url, config.client)
-            if not nothing_to_do:
+            wait = plan.api_wait
+            if wait is not None and wait.seconds > 0:  # shut for this run: auto moves its work to oEmbed at once
+                api.pace.gate.shut(RateLimited(wait.seconds, wait.quota, "api"))
+            elif not nothing_to_do:
                 try:
                     await tokens.get()  # the credentials are part of the set-up check
                 except (CredentialsRejected, TokenUnavailable) as exc:
@@ -126,7 +134,9 @@ async def execute(
         try:
             # Again: another process may have filled rows since the first look. Then let go of the file: the
             # writer attaches it for each batch.
-            plan = await asyncio.to_thread(store.plan, config.misses, kinds)
+            plan = dataclasses.replace(
+                await asyncio.to_thread(store.plan, config.misses, kinds), api_wait=plan.api_wait
+            )
             await asyncio.to_thread(store.release)
             bars = progress(plan) if progress else None
             if bars is not None:
@@ -149,6 +159,7 @@ async def execute(
             finally:
                 if bars is not None:
                     bars.close()
+            await _note_wait(store, result, plan)
             db: dict[str, tuple[int, int]] = {}
             if not isinstance(result.error, StoreError):  # still locked by another: no second wait
                 try:
@@ -160,6 +171,25 @@ async def execute(
             return RunReport(result, plan, db, replaced)
         finally:
             store.close()
+
+
+async def _note_wait(store: Store, result: RunResult, plan: Plan) -> None:
+    """Remember a wait the Web API asked for that outlasts --max-wait, so a later run spends nothing on it."""
+    limited = result.given_up.get("api")
+    if result.rate_limited_by == "api" and result.resume_after is not None:
+        wait = Wait(result.resume_after, result.quota)
+    elif isinstance(limited, RateLimited):
+        wait = Wait(limited.resume_after, limited.quota)
+    else:
+        return
+    if plan.api_wait is not None and abs((plan.api_wait.resume_after - wait.resume_after).total_seconds()) < 60:
+        return  # the remembered one, met again
+    if isinstance(result.error, StoreError):
+        return
+    try:
+        await asyncio.to_thread(store.note_wait, "api", wait)
+    except StoreError as exc:
+        result.error, result.stopped = exc, "error"
 
 
 def _waiting(bars: Progress, source: str) -> Callable[[float], None]:

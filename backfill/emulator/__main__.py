@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from backfill.cliargs import HelpFormatter
 from backfill.emulator import faults
+from backfill.emulator.oembed import MODES as OEMBED_MODES
 from backfill.emulator.config import EmulatorConfig
 from backfill.emulator.oembed import OEmbedConfig
 from backfill.emulator.server import Emulator
@@ -163,6 +164,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="answer API calls with a broken answer of this kind, for tests (default: none): "
         + ", ".join(faults.MODES),
     )
+    add(
+        "--oembed-fault-mode",
+        choices=OEMBED_MODES,
+        metavar="NAME",
+        help="answer oEmbed requests with a broken answer of this kind (default: none): " + ", ".join(OEMBED_MODES),
+    )
     add("--fault-count", metavar="N", type=int, default=None, help="how many answers get the fault (default: all)")
     add(
         "--local-images",
@@ -232,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate_limit=args.oembed_rate_limit,
             rate_window=args.oembed_rate_window,
             retry_after=not args.oembed_no_retry_after,
+            fault=args.oembed_fault_mode,
         ),
         local_images=args.local_images,
     )
