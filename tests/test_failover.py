@@ -49,7 +49,7 @@ def test_oembed_that_is_no_oembed_is_given_up(cli, db_path: Path, emulator: Emul
     error = result.json["error"]
     assert "oEmbed" in error and emulator.base_url.split("//")[1] in error
     assert ("no answer within 0.3 s" if fault == "mute" else "is not an oEmbed endpoint") in error
-    assert len(emulator.oembed_requests()) < 40  # the first few answers decide, not 200 items × retries
+    assert len(emulator.oembed_requests()) < 40  # the first few answers decide, not 200 items times retries
     assert result.json["tracks"]["updated"] == 0 and result.json["tracks"]["not_found"] == 0
 
 

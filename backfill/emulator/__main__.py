@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from backfill.cliargs import HelpFormatter
 from backfill.emulator import faults
-from backfill.emulator.oembed import MODES as OEMBED_MODES
 from backfill.emulator.config import EmulatorConfig
+from backfill.emulator.oembed import MODES as OEMBED_MODES
 from backfill.emulator.oembed import OEmbedConfig
 from backfill.emulator.server import Emulator
 
