@@ -61,6 +61,9 @@ class Fetcher:
         if not self.usable(other):
             raise exc
         self.given_up.setdefault(source, exc)
+        client = self.api if source == "api" else self.oembed
+        if client is not None:  # its workers parked behind a Retry-After of hours stop waiting, and move on
+            client.pace.gate.shut(exc)
         if source == "api":
             self._api_lost.set()
 

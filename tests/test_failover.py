@@ -97,3 +97,13 @@ def test_api_only_quota_stop_says_oembed_would_go_on(cli, db_path: Path, emulato
     result = cli("run", "--db", db_path, *FAST, "--json")
     assert result.code == 75, result.err
     assert "`--source oembed` (or the default, auto) would go on" in result.err
+
+
+def test_failures_are_not_counted_as_answers(cli, db_path: Path, emulator: Emulator, monkeypatch) -> None:
+    no_credentials(monkeypatch)
+    emulator.config.oembed.error_rate = 1.0  # every oEmbed request answers 5xx
+    result = cli("run", "--db", db_path, *AUTO, "--retries", "0", "--json")
+    assert result.code == 1, result.err
+    doc = result.json
+    assert doc["tracks"]["failed"] + doc["artists"]["failed"] > 0
+    assert doc["tracks"]["served_by"] == {} and doc["artists"]["served_by"] == {}

@@ -208,9 +208,7 @@ class PacedSource:
                     or unannounced_wait > self._options.max_wait
                     or rate_limits > _MAX_RATE_LIMIT_RETRIES
                 ):
-                    limited = RateLimited(wait, quota, self.name)
-                    self.pace.gate.shut(limited)  # not asked again this run: the waiting workers stop too
-                    raise limited
+                    raise RateLimited(wait, quota, self.name)
                 continue
             unannounced_wait = 0.0
             if status == 200 and isinstance(reply.body, dict):
