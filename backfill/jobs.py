@@ -67,8 +67,7 @@ async def track_jobs(fetch: Fetcher, source: AsyncIterator[list[str]]) -> AsyncI
         yield TrackJob(job, batch=batch, probe=probe)
         if probe:
             probed = True
-            assert fetch.api is not None
-            if await fetch.api.probe_settled("tracks") is False:
+            if await fetch.probe_settled("tracks") is False:
                 groups[:0] = job
                 size += sum(map(len, job))
 
@@ -95,6 +94,5 @@ async def artist_jobs(fetch: Fetcher, rows: AsyncIterator[tuple[str, list[str] |
         yield ArtistJob(job, batch=batch, probe=probe)
         if probe:
             probed = True
-            assert fetch.api is not None
-            if await fetch.api.probe_settled("artists") is False:
+            if await fetch.probe_settled("artists") is False:
                 items = job + items

@@ -12,6 +12,7 @@ stretch of successes: additive increase, multiplicative decrease, as TCP finds a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -41,6 +42,8 @@ class RetryAfterGate:
     def __init__(self) -> None:
         self._until = 0.0
         self.on_close: Callable[[float], None] | None = None  # told of each new wait (progress display)
+        self.shut_by: BaseException | None = None  # the source is given up: every request raises this
+        self._shut = asyncio.Event()
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -57,10 +60,19 @@ class RetryAfterGate:
             if self.on_close is not None:
                 self.on_close(seconds)
 
+    def shut(self, exc: BaseException) -> None:
+        """Give the source up for the rest of the run: requests waiting here, and later ones, raise `exc`."""
+        if self.shut_by is None:
+            self.shut_by = exc
+        self._shut.set()
+
     async def wait(self) -> None:
         # Loop: the gate may be closed again (longer) while we sleep.
-        while (remaining := self.remaining) > 0:  # noqa: ASYNC110 - a deadline, not an event
-            await asyncio.sleep(remaining)
+        while (remaining := self.remaining) > 0 and self.shut_by is None:
+            with contextlib.suppress(TimeoutError):  # woken early when the source is given up
+                await asyncio.wait_for(self._shut.wait(), remaining)
+        if self.shut_by is not None:
+            raise self.shut_by
 
 
 class Pace:

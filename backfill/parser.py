@@ -41,7 +41,9 @@ environment (also read from ./.env; the real environment wins):
   SPOTIFY_TOKEN_URL   default https://accounts.spotify.com/api/token
   SPOTIFY_OEMBED_URL  default https://open.spotify.com/oembed
   POSTGRES_URL        the dashboard's production Postgres (`sync`, `run --sync`); --postgres overrides it
-  HTTPS_PROXY, HTTP_PROXY, NO_PROXY   the usual proxy settings, read once at start"""
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY   the usual proxy settings, read once at start
+  BACKFILL_TIMEOUT    seconds to wait for one answer (default 30)
+  BACKFILL_GIVE_UP_AFTER   a source with no answer at all for this long is given up (default 90)"""
 
 
 class UsageError(Exception):

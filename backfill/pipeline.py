@@ -78,6 +78,7 @@ class RunResult:
     error: BaseException | None = None
     diagnosis: str = ""  # what the not-found and failed answers had in common
     unremembered: int = 0  # "not found" answers not remembered, since nothing else worked either
+    given_up: dict[str, Exception] = field(default_factory=dict)  # source → why, while the other did its work
 
     def requests_of(self, kind: str) -> int:
         return sum(per_kind.get(kind, 0) for per_kind in self.requests.values())
@@ -119,6 +120,7 @@ class Pipeline:
             },
             requests={s.name: s.requests for s in (api, oembed) if s is not None},
             served=self._fetch.served,
+            given_up=self._fetch.given_up,  # type: ignore[arg-type]
             paces={s.name: s.pace for s in (api, oembed) if s is not None},
         )
 

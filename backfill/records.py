@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 Status = Literal["updated", "no_image", "not_found", "failed"]
 LogKind = Literal["track", "artist"]
@@ -58,6 +58,7 @@ class Plan:
     tracks: KindPlan
     artists: KindPlan
     log_repair: bool = False  # the run must open the file for writing even with nothing to fetch
+    api_wait: Any = None  # backfill.waits.Wait: the Web API asked an earlier run to wait until then
 
 
 def utcnow() -> datetime:

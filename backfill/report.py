@@ -51,6 +51,7 @@ def run_json(
         for src, pace in result.paces.items()
         if pace.adaptive
     }
+    out["given_up"] = {src: str(exc) for src, exc in result.given_up.items()}
     out["stopped"] = result.stopped
     out["resume_after"] = result.resume_after.isoformat(timespec="seconds") if result.resume_after else None
     out["error"] = str(result.error) if result.error else None
@@ -152,6 +153,11 @@ def run_text(
             f"{who} asks to wait {duration(wait)} ({why}). Work done so far is saved.",
             f"Run again after {result.resume_after.strftime(when).strip()} (local time).",
         ]
+        if result.rate_limited_by == "api" and "oembed" not in result.requests:
+            lines.append("`--source oembed` (or the default, auto) would go on without the Web API.")
+    for src, exc in result.given_up.items():
+        other = "oEmbed" if src == "api" else "the Web API"
+        lines += ["", f"{SOURCE_NAMES[src]} given up ({exc}); {other} did the rest."]
     if result.error:
         lines += ["", f"Error: {result.error}"]
     elif result.diagnosis and (any(result.stats[k].failed for k in kinds) or result.unremembered):

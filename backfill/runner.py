@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,10 +16,11 @@ import aiohttp
 from backfill.config import DEFAULT_OEMBED_RATE, Settings
 from backfill.pipeline import Pipeline, Progress, RunResult
 from backfill.sources.api import SpotifyClient
-from backfill.sources.http import ClientOptions
+from backfill.sources.http import ClientOptions, RateLimited
 from backfill.sources.oembed import OEmbedClient
-from backfill.store import MissFilter, Plan, Store
+from backfill.store import MissFilter, Plan, Store, StoreError
 from backfill.token import CredentialsRejected, TokenSource, TokenUnavailable
+from backfill.waits import Wait
 
 SourceChoice = Literal["auto", "api", "oembed"]
 T = TypeVar("T")
@@ -94,7 +96,10 @@ def make_plan(config: RunConfig) -> Plan:
     """Check the database read-only and count what is pending (raises StoreError)."""
     store = open_store(config, read_only=True, for_run=True)
     try:
-        return store.plan(config.misses, config.kinds)
+        plan = store.plan(config.misses, config.kinds)
+        if config.sources(check=False)[0]:
+            plan.api_wait = store.source_wait("api")  # a quota an earlier run met: no request before its end
+        return plan
     finally:
         store.close()
 
@@ -118,7 +123,10 @@ async def execute(
             client_id, client_secret = settings.require_credentials()
             tokens = TokenSource(session, settings.token_url, client_id, client_secret, timeout=config.client.timeout)
             api = SpotifyClient(session, tokens, settings.api_url, config.client)
-            if not nothing_to_do:
+            wait = plan.api_wait
+            if wait is not None and wait.seconds > 0:  # shut for this run: auto moves its work to oEmbed at once
+                api.pace.gate.shut(RateLimited(wait.seconds, wait.quota, "api"))
+            elif not nothing_to_do:
                 try:
                     await tokens.get()  # the credentials are part of the set-up check
                 except (CredentialsRejected, TokenUnavailable) as exc:
@@ -133,7 +141,9 @@ async def execute(
         try:
             # Again: another process may have filled rows since the first look. Then let go of the file: the
             # writer attaches it for each batch.
-            plan = await _on_thread(store, lambda: _plan(store, config.misses, kinds))
+            plan = dataclasses.replace(
+                await _on_thread(store, lambda: _plan(store, config.misses, kinds)), api_wait=plan.api_wait
+            )
             await _on_thread(store, store.release)
             bars = progress(plan) if progress else None
             if bars is not None:
@@ -158,6 +168,8 @@ async def execute(
             finally:
                 if bars is not None:
                     bars.close()
+            await _note_wait(store, result, plan)
+            await asyncio.to_thread(store.release)
             db = store.counts_now()  # the plan's counts plus what was committed: the file is not opened again
             replaced = getattr(store, "replaced", None) if config.refresh else None
             return RunReport(result, plan, db, replaced)
@@ -184,6 +196,25 @@ def _plan(store: Store, misses: MissFilter, kinds: tuple[str, ...]) -> Plan:
         Path(marker).write_text("planning\n")
         store.reader().execute("SELECT max(hash(range)) FROM range(1_000_000_000_000)").fetchall()
     return store.plan(misses, kinds)
+
+
+async def _note_wait(store: Store, result: RunResult, plan: Plan) -> None:
+    """Remember a wait the Web API asked for that outlasts --max-wait, so a later run spends nothing on it."""
+    limited = result.given_up.get("api")
+    if result.rate_limited_by == "api" and result.resume_after is not None:
+        wait = Wait(result.resume_after, result.quota)
+    elif isinstance(limited, RateLimited):
+        wait = Wait(limited.resume_after, limited.quota)
+    else:
+        return
+    if plan.api_wait is not None and abs((plan.api_wait.resume_after - wait.resume_after).total_seconds()) < 60:
+        return  # the remembered one, met again
+    if isinstance(result.error, StoreError):
+        return
+    try:
+        await asyncio.to_thread(store.note_wait, "api", wait)
+    except StoreError as exc:
+        result.error, result.stopped = exc, "error"
 
 
 def _waiting(bars: Progress, source: str) -> Callable[[float], None]:

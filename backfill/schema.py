@@ -1,5 +1,5 @@
 """The shape a run needs: the user's tables (checked, never altered) and the tool's own tables (`backfill_log`;
-`backfill_journal` and `backfill_refreshed`, written by `run --refresh`)."""
+`backfill_journal` and `backfill_refreshed`, written by `run --refresh`; `backfill_waits`, by a long Retry-After)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from backfill.dbfile import StoreError
 LOG_TABLE = "backfill_log"
 JOURNAL_TABLE = "backfill_journal"  # every image a refresh replaced: what `backfill undo` puts back
 REFRESHED_TABLE = "backfill_refreshed"  # when a refresh last had an answer for an id: what --older-than reads
+WAITS_TABLE = "backfill_waits"  # until when a source asked us to wait (the quota): a run before then skips it
 REBUILT = "{name}_rebuilt"
 # No key, no index, no constraint: DuckDB 2.0 writes index data that DuckDB 1.x cannot read, and the user's file
 # must stay readable by the DuckDB that made it. Upserts are DELETE + INSERT in one transaction.
@@ -37,7 +38,13 @@ REFRESHED_DDL = """CREATE TABLE {name} (
     spotify_id VARCHAR,
     checked_at TIMESTAMP   -- UTC
 )"""
-OWN_DDL = {LOG_TABLE: LOG_DDL, JOURNAL_TABLE: JOURNAL_DDL, REFRESHED_TABLE: REFRESHED_DDL}
+WAITS_DDL = """CREATE TABLE {name} (
+    source VARCHAR,        -- 'api'
+    resume_after TIMESTAMP, -- UTC: no request to that source before then
+    quota BOOLEAN,         -- the wait was the daily quota's (429 QUOTA_EXCEEDED)
+    noted_at TIMESTAMP     -- UTC
+)"""
+OWN_DDL = {LOG_TABLE: LOG_DDL, JOURNAL_TABLE: JOURNAL_DDL, REFRESHED_TABLE: REFRESHED_DDL, WAITS_TABLE: WAITS_DDL}
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ class Schema:
     log_repair: bool = False  # an own table has a key or index (an earlier version of this tool): rebuild it plain
     has_journal: bool = False
     has_refreshed: bool = False
+    has_waits: bool = False
 
 
 _REQUIRED = {
@@ -63,6 +71,7 @@ _OWN_SHAPES = {
     JOURNAL_TABLE: [("seq", "BIGINT"), ("run_id", _TIME), ("kind", _TEXT), ("row_key", _TEXT), ("old_value", _TEXT),
                     ("new_value", _TEXT), ("changed_at", _TIME), ("undone_at", _TIME)],
     REFRESHED_TABLE: [("kind", _TEXT), ("spotify_id", _TEXT), ("checked_at", _TIME)],
+    WAITS_TABLE: [("source", _TEXT), ("resume_after", _TIME), ("quota", "BOOLEAN"), ("noted_at", _TIME)],
 }  # fmt: skip
 
 
@@ -115,6 +124,7 @@ def check_schema(con: duckdb.DuckDBPyConnection, need_artists: bool) -> Schema:
         log_repair=any(name in columns and _has_key_or_index(con, name) for name in _OWN_SHAPES),
         has_journal=JOURNAL_TABLE in columns,
         has_refreshed=REFRESHED_TABLE in columns,
+        has_waits=WAITS_TABLE in columns,
     )
 
 

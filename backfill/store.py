@@ -33,6 +33,7 @@ from backfill.filling import Batch, write
 from backfill.pending import ARTIST_QUEUE, TRACK_QUEUE, artist_rows, pages, queue_plan, remembered_misses
 from backfill.records import NEVER, KindPlan, LogKind, MissFilter, Outcome, Plan, Status
 from backfill.schema import LOG_TABLE, Schema, check_schema, one, repair_own_tables
+from backfill.waits import Wait, note_wait, read_wait
 
 __all__ = ["KindPlan", "MissFilter", "Outcome", "Plan", "Status", "Store", "StoreError"]
 
@@ -175,6 +176,17 @@ class Store:
                 con.execute("ROLLBACK")
             self.schema = schema  # a table of ours created in this transaction is gone with it
             raise
+
+    # -- a source's long wait (backfill.waits) ----------------------------------------------------
+
+    def source_wait(self, source: str) -> Wait | None:
+        self._attach("read")
+        return read_wait(self._link.con, self.schema, source)
+
+    def note_wait(self, source: str, wait: Wait) -> None:
+        with self.transaction() as con:
+            note_wait(con, self.schema, source, wait)
+        self.schema = replace(self.schema, has_waits=True)
 
     # -- reporting ---------------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
+
 from backfill.config import load_settings
 from backfill.emulator import Emulator
 from backfill.emulator.sample import World
@@ -116,7 +118,13 @@ def test_quota_stop_keeps_work_and_the_next_run_finishes(cli, db_path: Path, emu
     first_quota = statuses.index(429)
     assert len(statuses) - first_quota <= 8  # only what was already in flight
 
+    # The wait is remembered: before its end, a run sends the Web API nothing and stops again.
     emulator.config.quota = None
+    sent = len(emulator.api())
+    early = cli("run", "--db", db_path, *FAST, "--json")
+    assert early.code == 75 and len(emulator.api()) == sent, early.err
+    with duckdb.connect(str(db_path)) as con:  # the wait is over (the emulator's quota starts again)
+        con.execute("UPDATE backfill_waits SET resume_after = TIMESTAMP '2000-01-01'")
     again = cli("run", "--db", db_path, *FAST, "--json")
     assert again.code == 0, again.err
     check_images(db_path, world, complete=True)

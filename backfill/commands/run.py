@@ -22,6 +22,7 @@ from backfill.report import run_json, run_text
 from backfill.report_plan import dry_run_json, dry_run_text
 from backfill.runlock import run_lock
 from backfill.runner import RunConfig, SetupError, execute, make_plan
+from backfill.sources.health import DEFAULT_GIVE_UP_AFTER, GIVE_UP_ENV, TIMEOUT_ENV, seconds_from_env
 from backfill.sources.http import ClientOptions
 from backfill.store import MissFilter, Plan, StoreError
 from backfill.token import CredentialsRejected
@@ -33,7 +34,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = checked_settings(args)
     kinds: tuple[str, ...] = (args.only,) if args.only else ("tracks", "artists")
     options = ClientOptions(
-        rate=args.rate, concurrency=args.concurrency, max_wait=args.max_wait, max_retries=args.retries
+        rate=args.rate,
+        concurrency=args.concurrency,
+        max_wait=args.max_wait,
+        max_retries=args.retries,
+        timeout=seconds_from_env(TIMEOUT_ENV, ClientOptions.timeout),
+        give_up_after=seconds_from_env(GIVE_UP_ENV, DEFAULT_GIVE_UP_AFTER),
     )
     config = RunConfig(
         settings,

@@ -12,7 +12,7 @@ from backfill.cliargs import HelpFormatter
 from backfill.emulator import faults
 from backfill.emulator.accounts import TOKEN_FAULTS
 from backfill.emulator.config import EmulatorConfig
-from backfill.emulator.oembed import FAULTS as OEMBED_FAULTS
+from backfill.emulator.oembed import MODES as OEMBED_MODES
 from backfill.emulator.oembed import OEmbedConfig
 from backfill.emulator.server import Emulator
 
@@ -174,9 +174,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add(
         "--oembed-fault",
-        choices=tuple(OEMBED_FAULTS),
+        choices=OEMBED_MODES,
         metavar="NAME",
-        help="answer oEmbed requests with a broken 200 answer (default: none): " + ", ".join(OEMBED_FAULTS),
+        help="answer oEmbed requests with a broken answer of this kind (default: none): " + ", ".join(OEMBED_MODES),
     )
     add(
         "--local-images",

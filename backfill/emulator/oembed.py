@@ -30,7 +30,13 @@ FAULTS: dict[str, bytes] = {
     "thumbnail-list": b'{"type": "rich", "version": "1.0", "thumbnail_url": ["https://i.scdn.co/image/ab67"]}',
     "thumbnail-garbage": b'{"type": "rich", "version": "1.0", "thumbnail_url": "not a url at all"}',
     "not-an-object": b'["https://image-cdn-fa.spotifycdn.com/image/ab67616d00001e02aa"]',
+    "json-list": b'[{"type": "rich", "version": "1.0"}]',
+    "json-string": b'"https://image-cdn-fa.spotifycdn.com/image/ab67616d00001e02aa"',
 }
+# Faults the server acts out: accept the request and never answer; redirect to another host (a captive portal).
+SPECIAL = ("mute", "redirect-elsewhere")
+PORTAL = "http://portal.example.invalid/login"
+MODES = (*FAULTS, *SPECIAL)
 
 
 @dataclass
@@ -41,7 +47,7 @@ class OEmbedConfig:
     error_rate: float = 0.0  # share answered with a random 5xx (an HTML body, as seen in the wild)
     drop_rate: float = 0.0  # share whose connection is closed with no response
     latency: float = 0.0  # seconds added before each answer
-    fault: str | None = None  # a broken 200 answer: one of FAULTS below
+    fault: str | None = None  # a broken answer: one of MODES below
 
 
 @dataclass
@@ -104,7 +110,9 @@ class OEmbedService:
         body = self._body(kind, item_id, image_host)
         if body is None:
             return OEmbedAnswer(404, b'{"error":"not found"}'), (item_id,)
-        if config.fault is not None:
+        if config.fault == "redirect-elsewhere":
+            return OEmbedAnswer(302, b"", "text/html", {"Location": f"{PORTAL}?continue={url}"}), (item_id,)
+        if config.fault in FAULTS:
             return OEmbedAnswer(200, FAULTS[config.fault]), (item_id,)
         return OEmbedAnswer(200, dumps(body)), (item_id,)
 

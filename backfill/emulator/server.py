@@ -195,6 +195,8 @@ class Emulator(Hosted):
         answer, ids = self.oembed_service.answer(request.query.get("url"), now, host)
         status = 0 if answer.drop else answer.status
         self.received.append(Received(now, request.method, request.path, "oembed", ids, status, False, None))
+        if self.config.oembed.fault == "mute":  # the connection is accepted, and no answer ever comes
+            await asyncio.sleep(3600)
         if self.config.oembed.latency > 0:
             await asyncio.sleep(self.config.oembed.latency)
         if answer.drop:

@@ -21,6 +21,8 @@ import aiohttp
 
 from backfill.pacing import Pace, backoff
 from backfill.proxy import proxy_for
+from backfill.sources.health import DEFAULT_GIVE_UP_AFTER, Health
+from backfill.sources.health import Fatal as Fatal  # where the sources' fatal errors have always come from
 
 Kind = Literal["tracks", "artists"]
 Json = dict[str, Any]
@@ -51,10 +53,6 @@ class RequestFailed(Exception):
         self.status = status  # the last HTTP status; 0 when no usable answer came
 
 
-class Fatal(Exception):
-    """Every further request would fail the same way: stop the run (e.g. access refused)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int  # 0 when no answer came
@@ -62,6 +60,7 @@ class Reply:
     retry_after: float | None = None
     error: str | None = None  # why there is no usable body
     location: str | None = None
+    unreachable: bool = False  # no connection at all (refused, DNS, proxy, TLS), as opposed to no answer in time
 
 
 def parse_retry_after(value: str | None, server_date: str | None = None) -> float | None:
@@ -124,8 +123,12 @@ async def fetch(
                 chunks.append(chunk)
             raw = b"".join(chunks)
     except (aiohttp.ClientError, TimeoutError) as exc:
-        what = "no answer within the timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
-        return Reply(0, None, None, f"{what}: {exc}".rstrip(": ") if str(exc) else what)
+        if isinstance(exc, TimeoutError):
+            return Reply(0, None, None, f"no answer within {timeout:g} s")
+        what = type(exc).__name__
+        # ClientConnectorError covers refused, DNS, proxy and TLS failures; a proxy refusing CONNECT is the same.
+        unreachable = isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ClientHttpProxyError)
+        return Reply(0, None, None, f"{what}: {exc}".rstrip(": ") if str(exc) else what, unreachable=unreachable)
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
     except (UnicodeDecodeError, ValueError):
@@ -142,6 +145,7 @@ class ClientOptions:
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     timeout: float = 30.0
+    give_up_after: float = DEFAULT_GIVE_UP_AFTER  # no answer at all for this long (and MUTE_LIMIT timeouts): mute
 
 
 class PacedSource:
@@ -155,6 +159,11 @@ class PacedSource:
         self.pace = pace
         self._options = options
         self.requests: Counter[str] = Counter()  # per kind, every request sent (retries included)
+        self.health = Health(self.pace.gate, self.name, self.label, base_url, options.timeout, options.give_up_after)
+
+    @property
+    def label(self) -> str:
+        return {"api": "the Web API", "oembed": "oEmbed"}.get(self.name, self.name)
 
     async def _send(self, url: str, params: dict[str, str] | None) -> tuple[Reply, object]:
         """Send once; the reply, and whatever `_judge` needs to know of how it was sent (e.g. the token)."""
@@ -165,6 +174,9 @@ class PacedSource:
         """A status the loop does not handle itself: a body, None (not found), True (send again) or raise."""
         raise RequestFailed(f"{path}: HTTP {reply.status}", reply.status)
 
+    def _unusable(self, reply: Reply) -> None:
+        """A 200 whose body is not a JSON object (or a redirect not followed): for a source to judge."""
+
     async def _get(self, kind: str, url: str, path: str, params: dict[str, str] | None = None) -> Json | None:
         """GET a JSON object; None when the source says there is no such item."""
         failures = rate_limits = 0
@@ -174,6 +186,12 @@ class PacedSource:
                 reply, sent_with = await self._send(url, params)
                 self.requests[kind] += 1
             status = reply.status
+            if status == 0:
+                self.health.no_reply(
+                    reply.error or "no answer", reply.unreachable
+                )  # raises SourceDown when the source is unreachable or mute
+            else:
+                self.health.replied()
             if status == 429:
                 rate_limits += 1
                 self.pace.throttled(epoch)
@@ -197,6 +215,8 @@ class PacedSource:
             if status == 200 and isinstance(reply.body, dict):
                 self.pace.succeeded()
                 return reply.body
+            if status == 200 or 300 <= status < 400:
+                self._unusable(reply)  # may give the source up: its answers are not this service's
             if status == 200 or status in TRANSIENT or status == 0:
                 # 5xx, timeouts, dropped connections and garbled bodies: back off and try again.
                 failures += 1
