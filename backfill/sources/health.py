@@ -13,6 +13,8 @@ import time
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from backfill.sources.hints import SETTING
+
 # Connection errors (refused, DNS, proxy, TLS) before the source's first answer: it cannot be reached. More
 # than one, so that a single dropped connect during start-up is not taken for a wrong URL.
 UNREACHABLE_LIMIT = 3
@@ -93,7 +95,8 @@ class Health:
             self._give_up(f"{self._label} ({self.host}) is not {service}: it answered {what}")
 
     def _give_up(self, message: str) -> None:
-        down = SourceDown(self._source, message)
+        setting = SETTING.get(self._source)
+        down = SourceDown(self._source, f"{message} (check {setting}, or a proxy)" if setting else message)
         self._gate.shut(down)
         raise down
 

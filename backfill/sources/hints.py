@@ -16,6 +16,7 @@ _OEMBED = {
     403: "that server refuses access, which oEmbed does not: check SPOTIFY_OEMBED_URL, or a proxy",
     0: "the server's answers are unreadable or missing: check SPOTIFY_OEMBED_URL, a proxy, or try later",
 }
+SETTING = {"api": "SPOTIFY_API_URL", "oembed": "SPOTIFY_OEMBED_URL"}  # where each source's address is set
 _FAILING = {"api": "the Web API is failing", "oembed": "oEmbed is failing"}
 
 
