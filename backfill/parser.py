@@ -34,9 +34,9 @@ exit codes:
   {EXIT_BROKEN_PIPE}  stdout was closed early (e.g. `backfill verify | head`): stopped quietly"""
 
 ENVIRONMENT = """\
-environment (also read from ./.env; the real environment wins):
+environment (also read from the nearest .env, here or in a parent directory; the real environment wins):
   SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET   app credentials (optional: without them, `run` uses oEmbed)
-  BACKFILL_DB         database file (default data/spotify.duckdb); --db overrides it
+  BACKFILL_DB         database file (default data/spotify.duckdb; ~ is home); --db overrides it
   SPOTIFY_API_URL     default https://api.spotify.com/v1
   SPOTIFY_TOKEN_URL   default https://accounts.spotify.com/api/token
   SPOTIFY_OEMBED_URL  default https://open.spotify.com/oembed
