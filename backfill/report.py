@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from backfill.pipeline import KindStats, RunResult
+from backfill.report_refresh import refresh_rows, refresh_title
 from backfill.sources import SOURCE_NAMES
 from backfill.store import Plan
 from backfill.terminal import LABELS, RULE, duration, fit, number, percent, row
@@ -85,9 +86,15 @@ def _served(result: RunResult, kind: str) -> str:
 
 
 def run_text(
-    result: RunResult, plan: Plan, kinds: tuple[str, ...], db: dict[str, tuple[int, int]], elapsed: float
+    result: RunResult,
+    plan: Plan,
+    kinds: tuple[str, ...],
+    db: dict[str, tuple[int, int]],
+    elapsed: float,
+    refreshed: tuple[dict[str, int], dict[str, int]] | None = None,  # a refresh: rows and ids replaced per kind
 ) -> str:
-    lines = [RULE, _title(result, kinds), RULE]
+    title = _title(result, kinds)
+    lines = [RULE, refresh_title(title) if refreshed else title, RULE]
     for kind in kinds:
         s, p = result.stats[kind], getattr(plan, kind)
         requests = result.requests_of(kind)
@@ -115,6 +122,8 @@ def run_text(
                 rows.append(("Ids recovered", p.recovered, "from tracks.primary_artist_id"))
         if p.remembered:
             rows.append(("Skipped, known misses", p.remembered, "from earlier runs"))
+        if refreshed:
+            rows = refresh_rows(result, kind, p, *refreshed)
         saved = requests_saved(s, requests)
         rows.append(("Requests", requests, f"{number(saved)} saved vs one per item" if saved > 0 and s.updated else ""))
         lines += [line for label, value, note in rows for line in row(label + ":", value, note)]

@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -322,3 +323,37 @@ def test_undo_walks_a_row_changed_by_two_refreshes_back_to_its_first_value(
     result = cli("undo", "--db", db, "--since", start.isoformat() + "+00:00", "--json")
     assert result.code == 0, result.err
     assert images(db) == before and result.json["kept"] == []
+
+
+def test_a_refresh_says_what_it_checked_replaced_and_left(cli, filled: Path, world: World, monkeypatch) -> None:
+    now = changed_world(world, filled)
+    con = duckdb.connect(str(filled))  # a second name for each artist with a photo: one answer, two rows replaced
+    con.execute(
+        "INSERT INTO artists (artist_name, spotify_artist_id, image_url) "
+        "SELECT artist_name || ' (alias)', spotify_artist_id, image_url FROM artists WHERE image_url IS NOT NULL"
+    )
+    con.close()
+    with serving(now, monkeypatch):
+        run = cli("run", "--db", filled, "--refresh", *FAST, "--json")
+    assert run.code == 0, run.err
+    text, doc = run.err, run.json
+    assert "REFRESH COMPLETE" in text and "BACKFILL" not in text
+    assert "Pending:" not in text
+    for kind in ("tracks", "artists"):
+        s = doc[kind]
+        checked = s["pending"] - s["failed"] - s["remaining"]
+        section = text[text.index(kind.upper()) :]
+        assert re.search(rf"Checked:\s+{checked:,}\s", section)
+        assert re.search(rf"Replaced:\s+{doc['replaced'][kind]:,}\s", section)
+        ids = _replaced_ids(filled, kind)  # two names may share an artist id: one answer, two rows
+        assert re.search(rf"Unchanged:\s+{checked - ids:,}\s", section)
+    assert doc["replaced"]["artists"] > _replaced_ids(filled, "artists") > 0  # the alias rows count as rows
+
+
+def _replaced_ids(db: Path, kind: str) -> int:
+    if kind == "tracks":
+        sql = "SELECT count(DISTINCT row_key) FROM backfill_journal WHERE kind = 'track'"
+    else:
+        sql = """SELECT count(DISTINCT a.spotify_artist_id) FROM backfill_journal j
+                 JOIN artists a ON a.artist_name = j.row_key WHERE j.kind = 'artist'"""
+    return int(table(db, sql)[0][0])

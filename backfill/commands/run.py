@@ -125,12 +125,8 @@ async def _run(
                 signal.signal(signum, signal.SIG_IGN)
 
     result, elapsed = outcome.result, time.monotonic() - started
-    text = run_text(result, outcome.plan, config.kinds, outcome.db, elapsed)
-    if outcome.replaced is not None:
-        text += (
-            f"\nRefresh: {outcome.replaced['tracks']:,} track images and {outcome.replaced['artists']:,} artist photos "
-        )
-        text += "replaced (journaled; `backfill undo --last` puts them back), the rest unchanged."
+    refreshed = (outcome.replaced, outcome.replaced_ids or {}) if outcome.replaced is not None else None
+    text = run_text(result, outcome.plan, config.kinds, outcome.db, elapsed, refreshed)
     print(text, file=sys.stderr if as_json else sys.stdout)
     doc = run_json(result, outcome.plan, config.kinds, outcome.db, elapsed)
     doc["env_file"] = _env_file(config.settings)
