@@ -60,6 +60,10 @@ def run_json(
     return out
 
 
+NOTHING_TO_FETCH = "Nothing to fetch: every row has an image, has no usable id, or is a known miss (`backfill verify`)."
+NOTHING_TO_REFRESH = "Nothing to refresh: no row has an image with a usable id, or --older-than skipped them all."
+
+
 def _title(result: RunResult, kinds: tuple[str, ...]) -> str:
     stats = [result.stats[k] for k in kinds]
     filled = sum(s.updated + s.no_image for s in stats)
@@ -93,6 +97,9 @@ def run_text(
     elapsed: float,
     refreshed: tuple[dict[str, int], dict[str, int]] | None = None,  # a refresh: rows and ids replaced per kind
 ) -> str:
+    idle = result.stopped is None and not any(result.stats[k].pending or getattr(plan, k).recovered for k in kinds)
+    if idle:  # a table of zeros says less than one line
+        return fit([NOTHING_TO_REFRESH if refreshed else NOTHING_TO_FETCH])
     title = _title(result, kinds)
     lines = [RULE, refresh_title(title) if refreshed else title, RULE]
     for kind in kinds:
@@ -162,8 +169,5 @@ def run_text(
         lines += ["", f"Error: {result.error}"]
     elif result.diagnosis and (any(result.stats[k].failed for k in kinds) or result.unremembered):
         lines += ["", f"Why: {result.diagnosis}"]
-    if result.stopped is None and not any(result.stats[k].pending for k in kinds):
-        why = "every row has an image, has no usable id, or is a known miss (`backfill verify` shows which)"
-        lines += ["", f"Nothing to fetch: {why}."]
     lines.append(RULE)
     return fit(lines)

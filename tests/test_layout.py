@@ -72,10 +72,12 @@ def test_a_short_wait_says_when_to_the_second(cli, db_path: Path, emulator: Emul
     assert f"Run again after {resume:%H:%M:%S}" in result.err
 
 
-def test_a_run_with_nothing_to_fetch_says_so(cli, db_path: Path, emulator: Emulator) -> None:
+def test_a_run_with_nothing_to_fetch_says_so(cli, db_path: Path, emulator: Emulator, monkeypatch) -> None:
     assert "Nothing to fetch" not in cli("run", "--db", db_path, *FAST).out
+    monkeypatch.setenv("COLUMNS", "200")
     again = cli("run", "--db", db_path, *FAST)
     assert again.code == 0
     assert "Nothing to fetch: every row has an image, has no usable id, or is a known miss" in " ".join(
         again.out.split()
     )
+    assert len(again.out.strip().splitlines()) == 1  # one line, not a table of zeros

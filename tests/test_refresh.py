@@ -145,6 +145,10 @@ def test_older_than_skips_what_a_refresh_just_checked(cli, filled: Path, emulato
     skipped = cli("run", "--db", db, "--refresh", "--older-than", "1", *FAST, "--json").json
     assert len(emulator.api()) == asked  # every id was checked within the day: no request
     assert skipped["tracks"]["pending"] == skipped["artists"]["pending"] == 0
+    idle = cli("run", "--db", db, "--refresh", "--older-than", "1", *FAST).out  # one line, not a table of zeros
+    assert " ".join(idle.split()) == "Nothing to refresh: no row has an image with a usable id, or --older-than " + (
+        "skipped them all."
+    )
     again = cli("run", "--db", db, "--refresh", "--older-than", "0", *FAST, "--json").json
     assert again["tracks"]["pending"] > 0 and len(emulator.api()) > asked
     assert cli("run", "--db", db, "--older-than", "1").code == 2  # without --refresh
