@@ -65,3 +65,13 @@ def test_under_make_the_demo_says_make(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert f"Run `make demo ARGS='{' '.join(SMALL_DEMO)}'` again" in proc.stdout
+
+
+def test_the_demo_uses_no_credentials_from_a_env_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SPOTIFY_CLIENT_ID=mine\nSPOTIFY_CLIENT_SECRET=my-secret\n")
+    below = tmp_path / "sub"
+    below.mkdir()
+    for cwd in (tmp_path, below):  # the .env here, or in a parent directory
+        proc = demo(cwd, "demo", *SMALL_DEMO)
+        assert proc.returncode == 0, proc.stderr
+        assert "Answered by:" in proc.stdout and "Web API" not in proc.stdout.split("Answered by:")[1].split("\n")[0]
