@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from backfill import interrupts
-from backfill.cliargs import ArgumentError, commands, parse
+from backfill.cliargs import ArgumentError, commands, parse, suggestion
 from backfill.config import ConfigError
 from backfill.parser import EXIT_BROKEN_PIPE, EXIT_OK, EXIT_USAGE, UsageError, build_parser
 from backfill.store import StoreError
@@ -90,7 +90,8 @@ def _help(parser: argparse.ArgumentParser, topic: str | None) -> int:
     elif topic in known:
         known[topic].print_help()
     else:
-        known["help"].error(f"no command {topic!r} (choose from {', '.join(known)})")
+        hint = suggestion(topic, list(known)) or f" (choose from {', '.join(known)})"
+        known["help"].error(f"no command {topic!r}{hint}")
     return EXIT_OK
 
 

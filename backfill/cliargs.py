@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import re
 import textwrap
@@ -22,6 +23,12 @@ class ArgumentError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
+    """No abbreviated options: `--ref` must not start a `--refresh`; a typo is an error with a suggestion."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
     def error(self, message: str) -> NoReturn:
         raise ArgumentError(self, message)
 
@@ -120,5 +127,18 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str], default: str) ->
     """Parse with `default` as the implied command; errors raise ArgumentError from the command's own parser."""
     args, extras = parser.parse_known_args(with_command_first(parser, argv, default))
     if extras:  # argparse would blame the top-level parser and show its usage, not the command's
-        commands(parser)[args.command].error(f"unrecognized arguments: {' '.join(extras)}")
+        known = commands(parser)
+        for word in extras:  # a mistyped command: `backfill verfy` was parsed as `run` with a stray word
+            if not word.startswith("-") and (hint := suggestion(word, list(known))):
+                parser.error(f"no command {word!r}{hint}")
+        command = known[args.command]
+        options = [o for a in command._actions for o in a.option_strings if o.startswith("--")]
+        hints = [suggestion(w.split("=")[0], options) for w in extras if w.startswith("--")]
+        command.error(f"unrecognized arguments: {' '.join(extras)}{next((h for h in hints if h), '')}")
     return args
+
+
+def suggestion(word: str, choices: Sequence[str]) -> str:
+    """ " (did you mean X?)" when `word` starts one of `choices` or is close to one, else nothing."""
+    guess = [c for c in choices if c.startswith(word)] or difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {' or '.join(guess)}?)" if guess else ""

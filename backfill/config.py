@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
+from dotenv import dotenv_values, find_dotenv
 
 DEFAULT_DB = "data/spotify.duckdb"
 DEFAULT_API_URL = "https://api.spotify.com/v1"
@@ -44,6 +44,7 @@ class Settings:
     postgres_url: str | None = None  # POSTGRES_URL: where `backfill sync` pushes to
     write_seconds: float = DEFAULT_WRITE_SECONDS
     write_results: int = DEFAULT_WRITE_RESULTS
+    env_file: Path | None = None  # the .env that was read, if any
 
     def require_credentials(self) -> tuple[str, str]:
         missing = [
@@ -60,14 +61,26 @@ class Settings:
         return self.client_id, self.client_secret
 
 
+def find_env_file() -> Path | None:
+    """The nearest .env in the working directory or above it (a run from a subdirectory still finds it)."""
+    found = find_dotenv(usecwd=True)
+    return Path(found).resolve() if found else None
+
+
+_FIND = Path("<find>")  # load_settings' default: look for the .env file
+
+
 def load_settings(
     db: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
-    env_file: str | os.PathLike[str] = ".env",
+    env_file: str | os.PathLike[str] | None = _FIND,
 ) -> Settings:
-    """Read settings; `db` (the --db option) overrides BACKFILL_DB."""
-    values: dict[str, str] = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
-    values.update(os.environ if environ is None else environ)
+    """Read settings; `db` (the --db option) overrides BACKFILL_DB. `env_file`: by default the nearest .env
+    upward from the working directory; None reads none."""
+    dotenv = find_env_file() if env_file is _FIND else Path(env_file) if env_file is not None else None
+    from_file = {k: v for k, v in dotenv_values(dotenv).items() if v is not None} if dotenv else {}
+    environment = os.environ if environ is None else environ
+    values: dict[str, str] = {**from_file, **environment}
 
     def get(name: str, default: str | None = None) -> str | None:
         value = values.get(name, "").strip()
@@ -76,13 +89,14 @@ def load_settings(
     return Settings(
         client_id=get("SPOTIFY_CLIENT_ID"),
         client_secret=get("SPOTIFY_CLIENT_SECRET"),
-        db_path=Path(db if db is not None else get("BACKFILL_DB", DEFAULT_DB) or DEFAULT_DB),
+        db_path=_db_path(db, get("BACKFILL_DB"), None if "BACKFILL_DB" in environment else dotenv),
         api_url=(get("SPOTIFY_API_URL", DEFAULT_API_URL) or DEFAULT_API_URL).rstrip("/"),
         token_url=get("SPOTIFY_TOKEN_URL", DEFAULT_TOKEN_URL) or DEFAULT_TOKEN_URL,
         oembed_url=get("SPOTIFY_OEMBED_URL", DEFAULT_OEMBED_URL) or DEFAULT_OEMBED_URL,
         postgres_url=get("POSTGRES_URL"),
         write_seconds=_positive("BACKFILL_WRITE_SECONDS", get("BACKFILL_WRITE_SECONDS"), float, DEFAULT_WRITE_SECONDS),
         write_results=_positive("BACKFILL_WRITE_RESULTS", get("BACKFILL_WRITE_RESULTS"), int, DEFAULT_WRITE_RESULTS),
+        env_file=dotenv if dotenv is not None and dotenv.is_file() else None,
     )
 
 
@@ -96,3 +110,16 @@ def _positive(name: str, text: str | None, kind: type[float] | type[int], defaul
     if not 0 < value < float("inf"):
         raise ConfigError(f"{name} must be a number greater than 0, not {text!r}")
     return value
+
+
+def _db_path(option: str | os.PathLike[str] | None, setting: str | None, dotenv: Path | None) -> Path:
+    """--db, else BACKFILL_DB, else the default; `~` expanded. A relative BACKFILL_DB written in a .env
+    elsewhere means the file next to that .env, as its author saw it, not one under the working directory."""
+    if option is not None:
+        return Path(option).expanduser()
+    if not setting:
+        return Path(DEFAULT_DB)
+    path = Path(setting).expanduser()
+    if dotenv is not None and not path.is_absolute() and dotenv.parent != Path.cwd().resolve():
+        return dotenv.parent / path
+    return path

@@ -24,26 +24,56 @@ DEFAULT_MAX_WAIT = 120.0
 DEFAULT_LOCK_TIMEOUT = 30.0
 VERIFY_LOCK_TIMEOUT = 5.0  # verify waits this long for a run's flush (or the dashboard) to let go of the file
 
-EXIT_CODES = f"""\
-exit codes:
-  {EXIT_OK}    done (ids Spotify does not know, or that have no image, are not errors)
-  {EXIT_FAILED}    some items failed after retries (they stay empty; run again), or Spotify refused access
-  {EXIT_USAGE}    usage, configuration or database error (nothing was written)
-  {EXIT_RATE_LIMITED}   stopped early by Spotify's rate limit or daily quota (work so far is saved)
-  {EXIT_SIGINT}  interrupted by Ctrl-C (SIGINT);  {EXIT_SIGTERM}: terminated (SIGTERM)
-  {EXIT_BROKEN_PIPE}  stdout was closed early (e.g. `backfill verify | head`): stopped quietly"""
+_EXIT_MEANINGS = {
+    EXIT_OK: "done (ids Spotify does not know, or that have no image, are not errors)",
+    EXIT_FAILED: "some items failed after retries (they stay empty; run again), or Spotify refused access",
+    EXIT_USAGE: "usage, configuration or database error (nothing was written)",
+    EXIT_RATE_LIMITED: "stopped early by Spotify's rate limit or daily quota (work so far is saved)",
+    EXIT_SIGINT: f"interrupted by Ctrl-C (SIGINT);  {EXIT_SIGTERM}: terminated (SIGTERM)",
+    EXIT_BROKEN_PIPE: "stdout was closed early (e.g. `backfill verify | head`): stopped quietly",
+}
+_EXIT_DONE = {"sync": "done (or nothing to push)", "verify": "done", "undo": "done (or nothing to undo)"}
+_EXIT_USAGE = {
+    "sync": "usage, configuration, database or Postgres error (Postgres unchanged)",
+    "verify": "usage or database error",
+}
 
-ENVIRONMENT = """\
-environment (also read from ./.env; the real environment wins):
-  SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET   app credentials (optional: without them, `run` uses oEmbed)
-  BACKFILL_DB         database file (default data/spotify.duckdb); --db overrides it
-  SPOTIFY_API_URL     default https://api.spotify.com/v1
-  SPOTIFY_TOKEN_URL   default https://accounts.spotify.com/api/token
-  SPOTIFY_OEMBED_URL  default https://open.spotify.com/oembed
-  POSTGRES_URL        the dashboard's production Postgres (`sync`, `run --sync`); --postgres overrides it
-  HTTPS_PROXY, HTTP_PROXY, NO_PROXY   the usual proxy settings, read once at start
-  BACKFILL_TIMEOUT    seconds to wait for one answer (default 30)
-  BACKFILL_GIVE_UP_AFTER   a source with no answer at all for this long is given up (default 90)"""
+_VARIABLES = {
+    "SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET": "app credentials (optional: without them, `run` uses oEmbed)",
+    "BACKFILL_DB": "database file (default data/spotify.duckdb; ~ is home); --db overrides it",
+    "SPOTIFY_API_URL": "default https://api.spotify.com/v1",
+    "SPOTIFY_TOKEN_URL": "default https://accounts.spotify.com/api/token",
+    "SPOTIFY_OEMBED_URL": "default https://open.spotify.com/oembed",
+    "POSTGRES_URL": "the dashboard's production Postgres (`sync`, `run --sync`); --postgres overrides it",
+    "HTTPS_PROXY, HTTP_PROXY, NO_PROXY": "the usual proxy settings, read once at start",
+    "BACKFILL_TIMEOUT": "seconds to wait for one answer (default 30)",
+    "BACKFILL_GIVE_UP_AFTER": "a source with no answer at all for this long is given up (default 90)",
+}
+# Each command's own: the variables it reads and the exit codes it can end with.
+_USES: dict[str | None, tuple[tuple[str, ...], tuple[int, ...]]] = {
+    None: (tuple(_VARIABLES), tuple(_EXIT_MEANINGS)),  # the overview: everything
+    "run": (tuple(_VARIABLES), tuple(_EXIT_MEANINGS)),
+    "sync": (("BACKFILL_DB", "POSTGRES_URL"), (EXIT_OK, EXIT_USAGE, EXIT_SIGINT, EXIT_BROKEN_PIPE)),
+    "verify": (("BACKFILL_DB",), (EXIT_OK, EXIT_USAGE, EXIT_SIGINT, EXIT_BROKEN_PIPE)),
+    "undo": (("BACKFILL_DB",), (EXIT_OK, EXIT_USAGE, EXIT_SIGINT, EXIT_BROKEN_PIPE)),
+    "demo": ((), (EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT)),  # its own emulator: no setting read
+}
+
+
+def epilog(command: str | None) -> str:
+    """The environment and exit codes that apply to `command` (None: the overview)."""
+    names, codes = _USES[command]
+    parts = []
+    if names:
+        head = (
+            "environment (also read from the nearest .env, here or in a parent directory; the real environment wins):"
+        )
+        rows = [f"  {n:<18}  {_VARIABLES[n]}" if len(n) <= 18 else f"  {n}   {_VARIABLES[n]}" for n in names]
+        parts.append("\n".join([head, *rows]))
+    meanings = {**_EXIT_MEANINGS, EXIT_OK: _EXIT_DONE.get(command or "", _EXIT_MEANINGS[EXIT_OK])}
+    meanings[EXIT_USAGE] = _EXIT_USAGE.get(command or "", _EXIT_MEANINGS[EXIT_USAGE])
+    parts.append("\n".join(["exit codes:", *(f"  {c:<4} {meanings[c]}" for c in codes)]))
+    return "\n\n".join(parts)
 
 
 class UsageError(Exception):
@@ -59,14 +89,13 @@ def _postgres_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    epilog = f"{ENVIRONMENT}\n\n{EXIT_CODES}"
     fmt = HelpFormatter
     parser = Parser(
         prog="backfill",
         description="Fill missing Spotify image URLs (album art, artist photos) in a listening-history "
         "DuckDB database. Without a command, `run` is assumed. `backfill help COMMAND` shows a command's "
         "options.",
-        epilog=epilog,
+        epilog=epilog(None),
         formatter_class=fmt,
     )
     version_option(parser)
@@ -77,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fetch missing images from Spotify and store them (the default)",
         description="Fetch album art for tracks and photos for artists whose image column is NULL, and store "
         "them. Only NULL columns are filled; nothing else in the database changes.",
-        epilog=epilog,
+        epilog=epilog("run"),
         formatter_class=fmt,
     )
     _db_option(run)
@@ -176,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         "dashboard's Postgres, where Postgres has NULL. Matches tracks on spotify_track_uri and artists on "
         "artist_name; never adds, deletes or overwrites anything. One transaction: readers see the data before "
         "or after, never in between. Needs psycopg: pip install 'backfill[postgres]'.",
-        epilog=epilog,
+        epilog=epilog("sync"),
         formatter_class=fmt,
     )
     _db_option(sync_cmd)
@@ -196,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show image coverage and what is still missing (read-only, no credentials)",
         description="Read-only report: tracks and artists with and without images, why rows are still "
         "missing one, and a sample of each. Needs no credentials.",
-        epilog=epilog,
+        epilog=epilog("verify"),
         formatter_class=fmt,
     )
     _db_option(verify)
@@ -213,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="put back the images a refresh replaced",
         description="Restore the values a `run --refresh` replaced, newest first. A value changed since the "
         "refresh is left alone. Needs no credentials.",
-        epilog=epilog,
+        epilog=epilog("undo"),
         formatter_class=fmt,
     )
     _db_option(undo)
@@ -229,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Spotify emulator, run the real backfill against it, then verify, writing data/demo.html. "
         "Needs no credentials or network. "
         "It exits with the code of its backfill run.",
-        epilog=epilog,
+        epilog=epilog("demo"),
         formatter_class=fmt,
     )
     demo.add_argument(

@@ -79,7 +79,7 @@ class Bars:
         self._wait_until = max(self._wait_until, now + seconds)
         self._wait_reason = reason
         if self._status is None and not already:
-            self._print(f"Waiting {seconds:.0f} s ({reason})")
+            self._print(f"Waiting {duration(seconds)} ({reason})")
         self.refresh()
 
     def status(self) -> str:
@@ -101,7 +101,7 @@ class Bars:
         elapsed = now - self._started
         parts = []
         if now < self._wait_until:
-            parts.append(f"waiting {math.ceil(self._wait_until - now)} s ({self._wait_reason})")
+            parts.append(f"waiting {duration(math.ceil(self._wait_until - now))} ({self._wait_reason})")
         done, total = sum(self._done.values()), sum(self._totals.values())
         if done and elapsed > 0:
             parts.append(_pace(done / elapsed))

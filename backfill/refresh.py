@@ -53,6 +53,7 @@ class RefreshStore(Store):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.replaced = {"tracks": 0, "artists": 0}  # per kind: rows whose image this run replaced (committed)
+        self.replaced_ids = {"tracks": 0, "artists": 0}  # per kind: ids behind them (names may share an artist id)
 
     def plan(self, misses: MissFilter, kinds: Sequence[str] = ("tracks", "artists")) -> Plan:
         self.run_id = self.run_id or utcnow()
@@ -76,7 +77,7 @@ class RefreshStore(Store):
         A miss (not found, no image) keeps the stored value: a refresh never removes an image. Returns the rows
         replaced per kind, as committed.
         """
-        replaced = {"tracks": 0, "artists": 0}
+        replaced, ids = {"tracks": 0, "artists": 0}, {"tracks": 0, "artists": 0}
         urls: dict[str, dict[str, str]] = {"tracks": {}, "artists": {}}
         answered: dict[tuple[str, str], None] = {}
         for o in outcomes:
@@ -91,7 +92,7 @@ class RefreshStore(Store):
             self._ensure_tables(con)
             for kind, changed in urls.items():
                 if changed:
-                    replaced[kind] = _replace(con, kind, changed, self.run_id or now, now)
+                    replaced[kind], ids[kind] = _replace(con, kind, changed, self.run_id or now, now)
             # An upsert by hand (no key: see schema.py), in the same transaction, so never two rows.
             keys = [[k for k, _ in answered], [i for _, i in answered]]
             con.execute(
@@ -104,6 +105,7 @@ class RefreshStore(Store):
             )
         for kind, n in replaced.items():
             self.replaced[kind] += n
+            self.replaced_ids[kind] += ids[kind]
         return replaced
 
     def _ensure_tables(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -115,8 +117,10 @@ class RefreshStore(Store):
         self.schema = replace(self.schema, has_journal=True, has_refreshed=True)
 
 
-def _replace(con: duckdb.DuckDBPyConnection, kind: str, changed: dict[str, str], run: datetime, now: datetime) -> int:
-    """Journal, then update, the rows whose stored image differs from the new one. Returns rows replaced."""
+def _replace(
+    con: duckdb.DuckDBPyConnection, kind: str, changed: dict[str, str], run: datetime, now: datetime
+) -> tuple[int, int]:
+    """Journal, then update, the rows whose stored image differs from the new one. Returns (rows, ids) replaced."""
     log_kind, table, key, column, match = _TABLES[kind]
     ids = [TRACK_URI_PREFIX + i for i in changed] if kind == "tracks" else list(changed)
     new = "(SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url)"
@@ -129,12 +133,14 @@ def _replace(con: duckdb.DuckDBPyConnection, kind: str, changed: dict[str, str],
             FROM {table} t JOIN {new} u ON {differs}""",
         [ids, list(changed.values()), run, log_kind, now],
     )
-    if n:
-        # The same condition as the journal's: inside one transaction with the file locked, the same rows.
-        con.execute(
-            f"UPDATE {table} AS t SET {column} = u.url FROM {new} u WHERE {differs}", [ids, list(changed.values())]
-        )
-    return int(n)
+    if not n:
+        return 0, 0
+    # The same condition as the journal's: inside one transaction with the file locked, the same rows.
+    updated = con.execute(
+        f"UPDATE {table} AS t SET {column} = u.url FROM {new} u WHERE {differs} RETURNING t.{match}",
+        [ids, list(changed.values())],
+    ).fetchall()
+    return int(n), len({i for (i,) in updated})  # distinct track URIs or artist ids
 
 
 # -- undo ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from backfill.pipeline import KindStats, RunResult
+from backfill.report_refresh import refresh_rows, refresh_title
 from backfill.sources import SOURCE_NAMES
 from backfill.store import Plan
 from backfill.terminal import LABELS, RULE, duration, fit, number, percent, row
@@ -61,6 +62,10 @@ def run_json(
     return out
 
 
+NOTHING_TO_FETCH = "Nothing to fetch: every row has an image, has no usable id, or is a known miss (`backfill verify`)."
+NOTHING_TO_REFRESH = "Nothing to refresh: no row has an image with a usable id, or --older-than skipped them all."
+
+
 def _title(result: RunResult, kinds: tuple[str, ...]) -> str:
     stats = [result.stats[k] for k in kinds]
     filled = sum(s.updated + s.no_image for s in stats)
@@ -87,9 +92,18 @@ def _served(result: RunResult, kind: str) -> str:
 
 
 def run_text(
-    result: RunResult, plan: Plan, kinds: tuple[str, ...], db: dict[str, tuple[int, int]], elapsed: float
+    result: RunResult,
+    plan: Plan,
+    kinds: tuple[str, ...],
+    db: dict[str, tuple[int, int]],
+    elapsed: float,
+    refreshed: tuple[dict[str, int], dict[str, int]] | None = None,  # a refresh: rows and ids replaced per kind
 ) -> str:
-    lines = [RULE, _title(result, kinds), RULE]
+    idle = result.stopped is None and not any(result.stats[k].pending or getattr(plan, k).recovered for k in kinds)
+    if idle:  # a table of zeros says less than one line
+        return fit([NOTHING_TO_REFRESH if refreshed else NOTHING_TO_FETCH])
+    title = _title(result, kinds)
+    lines = [RULE, refresh_title(title) if refreshed else title, RULE]
     for kind in kinds:
         s, p = result.stats[kind], getattr(plan, kind)
         requests = result.requests_of(kind)
@@ -119,6 +133,8 @@ def run_text(
                 rows.append(("Ids recovered", s.recovered, "from tracks.primary_artist_id"))
         if p.remembered:
             rows.append(("Skipped, known misses", p.remembered, "from earlier runs"))
+        if refreshed:
+            rows = refresh_rows(result, kind, p, *refreshed)
         saved = requests_saved(s, requests)
         rows.append(("Requests", requests, f"{number(saved)} saved vs one per item" if saved > 0 and s.updated else ""))
         lines += [line for label, value, note in rows for line in row(label + ":", value, note)]
@@ -162,8 +178,5 @@ def run_text(
         lines += ["", f"Error: {result.error}"]
     elif result.diagnosis and (any(result.stats[k].failed for k in kinds) or result.unremembered):
         lines += ["", f"Why: {result.diagnosis}"]
-    if result.stopped is None and not any(result.stats[k].pending for k in kinds):
-        why = "every row has an image, has no usable id, or is a known miss (`backfill verify` shows which)"
-        lines += ["", f"Nothing to fetch: {why}."]
     lines.append(RULE)
     return fit(lines)

@@ -71,6 +71,7 @@ class RunReport:
     plan: Plan
     db: dict[str, tuple[int, int]]  # per table: (rows, rows with an image), after the run
     replaced: dict[str, int] | None = None  # refresh: per kind, images replaced (and journaled)
+    replaced_ids: dict[str, int] | None = None  # refresh: per kind, the ids whose answer replaced them
 
 
 def open_store(config: RunConfig, *, read_only: bool, for_run: bool = False) -> Store:
@@ -171,8 +172,9 @@ async def execute(
             await _note_wait(store, result, plan)
             await asyncio.to_thread(store.release)
             db = store.counts_now()  # the plan's counts plus what was committed: the file is not opened again
-            replaced = getattr(store, "replaced", None) if config.refresh else None
-            return RunReport(result, plan, db, replaced)
+            if config.refresh:
+                return RunReport(result, plan, db, store.replaced, store.replaced_ids)  # type: ignore[attr-defined]
+            return RunReport(result, plan, db)
         finally:
             store.close()
 

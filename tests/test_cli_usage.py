@@ -167,3 +167,37 @@ def test_make_verify_json_prints_only_the_json(db_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["tracks"]["total"] > 0
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("--retry-miss", "--retry-misses"), ("--ref", "--refresh")])
+def test_an_abbreviated_option_is_an_error_that_fetches_nothing(
+    typed: str, meant: str, db_path: Path, emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backfill.cli import main
+
+    before = digest(db_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--db", str(db_path), typed])
+    assert exc.value.code == 2
+    assert f"unrecognized arguments: {typed} (did you mean {meant}?)" in capsys.readouterr().err
+    assert emulator.received == []
+    assert digest(db_path) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--dryrun"], "backfill run: error: unrecognized arguments: --dryrun (did you mean --dry-run?)"),
+        (["verfy"], "backfill: error: no command 'verfy' (did you mean verify?)"),
+        (["--db", "x.duckdb", "verfy", "--json"], "backfill: error: no command 'verfy' (did you mean verify?)"),
+        (["verify", "--jsn"], "backfill verify: error: unrecognized arguments: --jsn (did you mean --json?)"),
+        (["help", "verfy"], "backfill help: error: no command 'verfy' (did you mean verify?)"),
+    ],
+)
+def test_a_typo_gets_did_you_mean(args: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from backfill.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    assert line in capsys.readouterr().err.splitlines()

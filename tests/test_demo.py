@@ -65,3 +65,12 @@ def test_under_make_the_demo_says_make(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert f"Run `make demo ARGS='{' '.join(SMALL_DEMO)}'` again" in proc.stdout
+
+
+def test_the_demo_uses_no_credentials_from_a_env_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SPOTIFY_CLIENT_ID=mine\nSPOTIFY_CLIENT_SECRET=my-secret\n")
+    below = tmp_path / "sub"
+    below.mkdir()
+    proc = demo(below, "demo", *SMALL_DEMO, "--port", "0")  # any free port: other runs may hold 8765
+    assert proc.returncode == 0, proc.stderr
+    assert "Answered by:" in proc.stdout and "Web API" not in proc.stdout.split("Answered by:")[1].split("\n")[0]

@@ -53,3 +53,20 @@ def test_a_log_with_a_primary_key_is_rebuilt_plain_with_its_rows(cli: Any, db_pa
         db_path, "SELECT kind, spotify_id, outcome, strftime(checked_at, '%Y-%m-%d %H:%M:%S') FROM backfill_log"
     )
     assert set(rows) >= set(remembered)
+
+
+def test_the_readme_names_every_table_and_column_a_run_adds_or_fills(
+    cli: Any, db_path: Path, world: World, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    promise = " ".join(readme.split("**No data harmed.**")[1].split("\n- **")[0].split())
+    tables_before = {name for (name,) in table(db_path, "SELECT table_name FROM duckdb_tables()")}
+    ids_before = table(db_path, "SELECT artist_name, spotify_artist_id FROM artists ORDER BY ALL")
+    assert cli("run", "--db", db_path, *FAST).code == 0
+    with serving(changed_world(world, db_path), monkeypatch):
+        assert cli("run", "--db", db_path, *FAST, "--refresh").code == 0
+    added = {name for (name,) in table(db_path, "SELECT table_name FROM duckdb_tables()")} - tables_before
+    assert added and all(f"`{name}`" in promise for name in added)
+    ids_after = table(db_path, "SELECT artist_name, spotify_artist_id FROM artists ORDER BY ALL")
+    assert ids_after != ids_before  # ids were recovered: the bullet must say so
+    assert "`artists.spotify_artist_id`" in promise and "`tracks.primary_artist_id`" in promise

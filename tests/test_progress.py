@@ -115,3 +115,13 @@ def test_ctrl_c_is_not_echoed_over_the_bars_while_they_show() -> None:
         assert not termios.tcgetattr(tty_fd)[3] & termios.ECHOCTL
         bars.close()
         assert termios.tcgetattr(tty_fd)[3] & termios.ECHOCTL  # the terminal as it was
+
+
+def test_a_long_wait_is_in_hours_and_minutes() -> None:
+    clock, log = Clock(), io.StringIO()
+    bars = Bars({"tracks": 100}, log, clock=clock)
+    bars.waiting(79892, "daily quota")
+    assert log.getvalue().splitlines() == ["Waiting 22 h 11 min (daily quota)"]
+    assert "waiting 22 h 11 min (daily quota)" in bars.status()
+    clock.now += 3600
+    assert "waiting 21 h 11 min (daily quota)" in bars.status()

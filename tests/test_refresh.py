@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -144,6 +145,10 @@ def test_older_than_skips_what_a_refresh_just_checked(cli, filled: Path, emulato
     skipped = cli("run", "--db", db, "--refresh", "--older-than", "1", *FAST, "--json").json
     assert len(emulator.api()) == asked  # every id was checked within the day: no request
     assert skipped["tracks"]["pending"] == skipped["artists"]["pending"] == 0
+    idle = cli("run", "--db", db, "--refresh", "--older-than", "1", *FAST).out  # one line, not a table of zeros
+    assert " ".join(idle.split()) == "Nothing to refresh: no row has an image with a usable id, or --older-than " + (
+        "skipped them all."
+    )
     again = cli("run", "--db", db, "--refresh", "--older-than", "0", *FAST, "--json").json
     assert again["tracks"]["pending"] > 0 and len(emulator.api()) > asked
     assert cli("run", "--db", db, "--older-than", "1").code == 2  # without --refresh
@@ -322,3 +327,37 @@ def test_undo_walks_a_row_changed_by_two_refreshes_back_to_its_first_value(
     result = cli("undo", "--db", db, "--since", start.isoformat() + "+00:00", "--json")
     assert result.code == 0, result.err
     assert images(db) == before and result.json["kept"] == []
+
+
+def test_a_refresh_says_what_it_checked_replaced_and_left(cli, filled: Path, world: World, monkeypatch) -> None:
+    now = changed_world(world, filled)
+    con = duckdb.connect(str(filled))  # a second name for each artist with a photo: one answer, two rows replaced
+    con.execute(
+        "INSERT INTO artists (artist_name, spotify_artist_id, image_url) "
+        "SELECT artist_name || ' (alias)', spotify_artist_id, image_url FROM artists WHERE image_url IS NOT NULL"
+    )
+    con.close()
+    with serving(now, monkeypatch):
+        run = cli("run", "--db", filled, "--refresh", *FAST, "--json")
+    assert run.code == 0, run.err
+    text, doc = run.err, run.json
+    assert "REFRESH COMPLETE" in text and "BACKFILL" not in text
+    assert "Pending:" not in text
+    for kind in ("tracks", "artists"):
+        s = doc[kind]
+        checked = s["pending"] - s["failed"] - s["remaining"]
+        section = text[text.index(kind.upper()) :]
+        assert re.search(rf"Checked:\s+{checked:,}\s", section)
+        assert re.search(rf"Replaced:\s+{doc['replaced'][kind]:,}\s", section)
+        ids = _replaced_ids(filled, kind)  # two names may share an artist id: one answer, two rows
+        assert re.search(rf"Unchanged:\s+{checked - ids:,}\s", section)
+    assert doc["replaced"]["artists"] > _replaced_ids(filled, "artists") > 0  # the alias rows count as rows
+
+
+def _replaced_ids(db: Path, kind: str) -> int:
+    if kind == "tracks":
+        sql = "SELECT count(DISTINCT row_key) FROM backfill_journal WHERE kind = 'track'"
+    else:
+        sql = """SELECT count(DISTINCT a.spotify_artist_id) FROM backfill_journal j
+                 JOIN artists a ON a.artist_name = j.row_key WHERE j.kind = 'artist'"""
+    return int(table(db, sql)[0][0])

@@ -9,12 +9,15 @@ import dataclasses
 import json
 import signal
 import sys
+import textwrap
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from backfill.commands import checked_settings
 from backfill.commands.sync import sync_after_run
+from backfill.config import Settings
 from backfill.parser import EXIT_FAILED, EXIT_OK, EXIT_RATE_LIMITED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, UsageError
 from backfill.pipeline import Pipeline, RunResult
 from backfill.progress import Bars
@@ -25,6 +28,7 @@ from backfill.runner import RunConfig, SetupError, execute, make_plan
 from backfill.sources.health import DEFAULT_GIVE_UP_AFTER, GIVE_UP_ENV, TIMEOUT_ENV, seconds_from_env
 from backfill.sources.http import ClientOptions
 from backfill.store import MissFilter, Plan, StoreError
+from backfill.terminal import text_width
 from backfill.token import CredentialsRejected
 
 
@@ -61,16 +65,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     # A dry run: read-only, no run lock (it writes nothing and spends no request).
     plan = make_plan(config)
     if args.json:
-        print(json.dumps(dry_run_json(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate), indent=2))
-    elif args.refresh:  # the same figures, about the rows that have an image
-        text = dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate)
+        doc = dry_run_json(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate)
+        print(json.dumps({**doc, "env_file": _env_file(settings)}, indent=2))
+        return EXIT_OK
+    text = dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate)
+    if args.refresh:  # the same figures, about the rows that have an image
         text = text.replace("DRY RUN:", "DRY RUN (refresh):")
         for old, new in (("without an image:", "with an image:   "), ("Known misses,", "Just checked,")):
             text = text.replace(old, new)
-        print(text)
-    else:
-        print(dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate))
+    print(text)
+    print(env_file_line(settings))
     return EXIT_OK
+
+
+def _env_file(settings: Settings) -> str | None:
+    return str(settings.env_file) if settings.env_file else None
+
+
+def env_file_line(settings: Settings) -> str:
+    """Which .env was read: one run from another directory would otherwise lose its settings unseen."""
+    if settings.env_file:
+        line = f"Settings read from {settings.env_file} (the environment wins)"
+    else:
+        line = f"No .env file in {Path.cwd()} or above: settings from the environment only"
+    return textwrap.fill(line, text_width(), break_long_words=False, break_on_hyphens=False)
 
 
 async def _run(
@@ -116,14 +134,11 @@ async def _run(
                 signal.signal(signum, signal.SIG_IGN)
 
     result, elapsed = outcome.result, time.monotonic() - started
-    text = run_text(result, outcome.plan, config.kinds, outcome.db, elapsed)
-    if outcome.replaced is not None:
-        text += (
-            f"\nRefresh: {outcome.replaced['tracks']:,} track images and {outcome.replaced['artists']:,} artist photos "
-        )
-        text += "replaced (journaled; `backfill undo --last` puts them back), the rest unchanged."
+    refreshed = (outcome.replaced, outcome.replaced_ids or {}) if outcome.replaced is not None else None
+    text = run_text(result, outcome.plan, config.kinds, outcome.db, elapsed, refreshed)
     print(text, file=sys.stderr if as_json else sys.stdout)
     doc = run_json(result, outcome.plan, config.kinds, outcome.db, elapsed)
+    doc["env_file"] = _env_file(config.settings)
     if outcome.replaced is not None:
         doc["replaced"] = outcome.replaced
     code = _exit_code(result, received)

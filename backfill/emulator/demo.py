@@ -111,9 +111,12 @@ def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
         _say(f"Writing a sample listening history to {path} ({tracks:,} tracks, {artists:,} artists)")
         write_history(world, path)
         _mark(path)
-        # No credentials: the default source is then oEmbed, which needs no developer app and no quota.
+        # No credentials: the default source is then oEmbed, which needs no developer app and no quota. Set
+        # empty, not removed: the environment wins over a .env, which would otherwise bring the user's own.
         env = {
-            **{k: v for k, v in os.environ.items() if k not in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET")},
+            **os.environ,
+            "SPOTIFY_CLIENT_ID": "",
+            "SPOTIFY_CLIENT_SECRET": "",
             "SPOTIFY_API_URL": f"{base}/v1",
             "SPOTIFY_TOKEN_URL": f"{base}/api/token",
             "SPOTIFY_OEMBED_URL": f"{base}/oembed",
