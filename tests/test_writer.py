@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.attach import Attachment
+from backfill.attach import Attachment, Busy
 from backfill.emulator import Emulator
 from backfill.emulator.sample import World
 from backfill.schema import check_schema
@@ -172,3 +172,47 @@ def test_a_recovered_id_spotify_does_not_know_is_not_written(
     assert "0000000000000000000000" in unknown  # asked, and answered not found
     assert written and not written & unknown
     assert ids[names[0]] is None
+
+
+BUSY = "database {} is locked by another process (PID 4242: python dashboard.py) (waited 30 s)"
+
+
+def busy_for(calls: int, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Store.apply answers Busy for its first `calls` calls (another process keeps the file), then writes."""
+    apply, seen = Store.apply, [0]
+
+    def sometimes_busy(self: Store, outcomes: Any) -> Any:
+        seen[0] += 1
+        if seen[0] <= calls:
+            raise Busy(BUSY.format(self.path), 30.0)
+        return apply(self, outcomes)
+
+    monkeypatch.setattr(Store, "apply", sometimes_busy)
+    return seen
+
+
+def test_a_write_that_goes_through_on_the_last_try_is_not_an_error_of_the_file(
+    cli, db_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file was busy past the lock timeout, fetching stopped, and the last try wrote everything fetched:
+    exit 1 (the run stopped early), never exit 2 "locked ... close it and try again"."""
+    monkeypatch.setenv("BACKFILL_WRITE_RESULTS", "5")  # the first write comes while much is still to fetch
+    seen = busy_for(1, monkeypatch)
+    result = cli("run", "--db", db_path, *FAST, "--json")
+    assert seen[0] >= 2
+    assert result.code == 1, result.err
+    error = result.json["error"]
+    assert "PID 4242" in error and "were written once it was free" in error and "try again" not in error
+    updated = result.json["tracks"]["updated"] + result.json["artists"]["updated"]
+    assert updated > 0 and result.json["tracks"]["unwritten"] == result.json["artists"]["unwritten"] == 0
+
+
+def test_a_file_still_busy_at_the_last_try_exits_2_saying_what_was_not_written(
+    cli, db_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = table(db_path, "SELECT count(album_image_url) FROM tracks")
+    busy_for(1_000, monkeypatch)
+    result = cli("run", "--db", db_path, *FAST, "--json")
+    assert result.code == 2, result.err
+    assert "fetched results were not written" in result.json["error"] and "PID 4242" in result.json["error"]
+    assert table(db_path, "SELECT count(album_image_url) FROM tracks") == before
