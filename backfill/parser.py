@@ -205,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write a self-contained HTML page: coverage, the Top 50 tracks and artists with their images, "
         "and what is missing (an existing file is replaced only if it is an HTML page)",
     )
+    verify.add_argument(
+        "--embed-images",
+        action="store_true",
+        help="with --html: fetch each picture of the Top lists (http(s) only, 2 MB at most, a few seconds in all) "
+        "and put it inside the page, which then shows them offline; a picture not fetched keeps its URL",
+    )
 
     undo = sub.add_parser(
         "undo",
