@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="build a sample history and backfill it from a local Spotify emulator (no credentials)",
         description="Write a sample listening history (to data/demo.duckdb unless --db says), start the local "
-        "Spotify emulator, run the real backfill against it, then verify, writing data/demo.html. "
+        "Spotify emulator, run the real backfill against it, then verify, writing data/demo.html with its pictures inside. "
         "Needs no credentials or network. "
         "It exits with the code of its backfill run.",
         epilog=epilog,
@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_number(int, zero_ok=True),
         default=8765,
         metavar="N",
-        help="the emulator's port, which the page's image URLs name (default 8765; 0: any free port)",
+        help="the emulator's port, which the database's image URLs name (default 8765; 0: any free port)",
     )
 
     help_ = sub.add_parser(
