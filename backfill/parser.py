@@ -230,8 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="build a sample history and backfill it from a local Spotify emulator (no credentials)",
         description="Write a sample listening history (to data/demo.duckdb unless --db says), start the local "
-        "Spotify emulator, run the real backfill against it, then verify, writing data/demo.html with its pictures inside. "
-        "Needs no credentials or network. "
+        "Spotify emulator, run the real backfill against it, then verify, writing data/demo.html with its "
+        "pictures inside. Needs no credentials or network. "
         "It exits with the code of its backfill run.",
         epilog=epilog,
         formatter_class=fmt,
