@@ -9,7 +9,6 @@ from pathlib import Path
 
 from backfill.commands import checked_settings
 from backfill.dbfile import dashboard_cannot_open, sniff
-from backfill.embed import embed
 from backfill.parser import EXIT_OK, VERIFY_LOCK_TIMEOUT, UsageError
 from backfill.report_html import TOP_N, page, refusal, write_page
 from backfill.report_plan import verify_json, verify_text
@@ -32,7 +31,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if tops is not None:  # the database is closed by now: fetching pictures never holds it open
-        embedded = embed(item.image_url for item in (*tops[1], *tops[2])) if args.embed_images else None
+        embedded = None
+        if args.embed_images:
+            from backfill.embed import embed  # aiohttp: only this option pays for it, not every verify
+
+            embedded = embed(item.image_url for item in (*tops[1], *tops[2]))
         html = page(str(settings.db_path), report, *tops, embedded.uris if embedded else None)
         if embedded is not None:
             print(embedded.summary(), file=sys.stderr)
