@@ -45,7 +45,8 @@ sync: $(STAMP)
 demo: $(STAMP)
 	@$(BIN)/python -m backfill demo $(ARGS)
 
-# The pictures behind data/demo.html's image URLs, served again after `make demo` (Ctrl-C to stop).
+# The pictures behind data/demo.duckdb's image URLs (e.g. for the dashboard), served again after `make demo`
+# (Ctrl-C to stop). data/demo.html needs no server: its pictures are inside it.
 demo-images: $(STAMP)
 	$(BIN)/python -m backfill.emulator --port 8765 --local-images --seed 7 --tracks 1500 --artists 400
 

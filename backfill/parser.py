@@ -236,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write a self-contained HTML page: coverage, the Top 50 tracks and artists with their images, "
         "and what is missing (an existing file is replaced only if it is an HTML page)",
     )
+    verify.add_argument(
+        "--embed-images",
+        action="store_true",
+        help="with --html: fetch each picture of the Top lists (http(s) only, 2 MB at most, a few seconds in all) "
+        "and put it inside the page, which then shows them offline; a picture not fetched keeps its URL",
+    )
 
     undo = sub.add_parser(
         "undo",
@@ -255,8 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="build a sample history and backfill it from a local Spotify emulator (no credentials)",
         description="Write a sample listening history (to data/demo.duckdb unless --db says), start the local "
-        "Spotify emulator, run the real backfill against it, then verify, writing data/demo.html. "
-        "Needs no credentials or network. "
+        "Spotify emulator, run the real backfill against it, then verify, writing data/demo.html with its "
+        "pictures inside. Needs no credentials or network. "
         "It exits with the code of its backfill run.",
         epilog=epilog("demo"),
         formatter_class=fmt,
@@ -285,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_number(int, zero_ok=True),
         default=8765,
         metavar="N",
-        help="the emulator's port, which the page's image URLs name (default 8765; 0: any free port)",
+        help="the emulator's port, which the database's image URLs name (default 8765; 0: any free port)",
     )
 
     help_ = sub.add_parser(

@@ -1,13 +1,15 @@
 """`verify --html`: one self-contained page to look at the images, as the dashboard's Top lists show them.
 
 Self-contained: inline CSS and one inline `onerror` handler, no external script, style or font. The only
-external references are the stored image URLs themselves. Every text from the database is escaped.
+external references are the stored image URLs themselves (or none, when the pictures are embedded: then each
+<img> carries its stored URL in data-url). Every text from the database is escaped.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -88,13 +90,15 @@ def _hours(ms: int | None) -> str:
     return f"{ms / 3_600_000:.2f} h" if ms is not None else ""
 
 
-def _item(rank: int | None, kind: str, item: TopItem) -> str:
+def _item(rank: int | None, kind: str, item: TopItem, embedded: Mapping[str, str]) -> str:
     if item.image_url is None:
         state, img = " none", ""
         why = f'<div class="why">no image: {_e(_WHY.get(item.missing or "", item.missing))}</div>'
     else:
         state = ""
-        img = f'<img src="{_e(item.image_url)}" alt="" width="64" height="64" onerror="{_ON_ERROR}">'
+        inline = embedded.get(item.image_url)
+        src = f'src="{_e(inline)}" data-url="{_e(item.image_url)}"' if inline else f'src="{_e(item.image_url)}"'
+        img = f'<img {src} alt="" width="64" height="64" onerror="{_ON_ERROR}">'
         why = f'<div class="why late">image did not load from {_e(_host(item.image_url))}</div>'
     stats = []
     if item.plays is not None:
@@ -111,10 +115,10 @@ def _item(rank: int | None, kind: str, item: TopItem) -> str:
     )
 
 
-def _top(title: str, kind: str, items: list[TopItem], ranking: Ranking) -> str:
+def _top(title: str, kind: str, items: list[TopItem], ranking: Ranking, embedded: Mapping[str, str]) -> str:
     if not items:
         return f"<h2>{title}</h2><p class='note'>Nothing to list.</p>"
-    rows = "".join(_item(i if ranking != "name" else None, kind, it) for i, it in enumerate(items, start=1))
+    rows = "".join(_item(i if ranking != "name" else None, kind, it, embedded) for i, it in enumerate(items, start=1))
     return f'<h2>{title}</h2><ol class="top" id="top-{kind}s">{rows}</ol>'
 
 
@@ -157,14 +161,22 @@ def _missing(report: dict[str, Any]) -> str:
     return f'<h2>Still missing, and why</h2><div class="cov">{"".join(parts)}</div><p class="note">{note}</p>'
 
 
-def page(db_path: str, report: dict[str, Any], ranking: Ranking, tracks: list[TopItem], artists: list[TopItem]) -> str:
-    """The whole page as one string."""
+def page(
+    db_path: str,
+    report: dict[str, Any],
+    ranking: Ranking,
+    tracks: list[TopItem],
+    artists: list[TopItem],
+    embedded: Mapping[str, str] | None = None,
+) -> str:
+    """The whole page as one string; `embedded` maps a stored image URL to the data: URI shown instead."""
+    embedded = embedded or {}
     body = [
         f"<h1>backfill verify</h1><div class='path'>{_e(db_path)}</div>",
         _coverage(report),
         f"<p class='note' id='ranking'>{_e(_RANKED[ranking])}</p>",
-        _top(f"Top {TOP_N} tracks", "track", tracks, ranking),
-        _top(f"Top {TOP_N} artists", "artist", artists, ranking) if "artists" in report else "",
+        _top(f"Top {TOP_N} tracks", "track", tracks, ranking, embedded),
+        _top(f"Top {TOP_N} artists", "artist", artists, ranking, embedded) if "artists" in report else "",
         _missing(report),
     ]
     return (

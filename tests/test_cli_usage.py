@@ -152,7 +152,7 @@ def test_a_closed_pipe_ends_quietly(db_path: Path, tmp_path: Path, command: str)
     args = {
         "verify": ["verify", "--db", str(db_path)],
         "dry-run": ["run", "--db", str(db_path), "--dry-run"],
-        "demo": ["demo", "--tracks", "20", "--artists", "5", "--plays", "40"],
+        "demo": ["demo", "--tracks", "20", "--artists", "5", "--plays", "40", "--port", "0"],
     }[command]
     proc = _with_closed_stdout(args, tmp_path)
     assert proc.stderr == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -11,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import digest
+from tests.conftest import digest, table
+from tests.test_verify_html import Items
 
-SMALL_DEMO = ("--tracks", "150", "--artists", "40", "--plays", "300", "--rate", "500")
+# --port 0: any free port, so the tests never depend on the default port (8765) being free.
+SMALL_DEMO = ("--tracks", "150", "--artists", "40", "--plays", "300", "--rate", "500", "--port", "0")
 
 
 def demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -74,3 +77,25 @@ def test_the_demo_uses_no_credentials_from_a_env_file(tmp_path: Path) -> None:
     proc = demo(below, "demo", *SMALL_DEMO, "--port", "0")  # any free port: other runs may hold 8765
     assert proc.returncode == 0, proc.stderr
     assert "Answered by:" in proc.stdout and "Web API" not in proc.stdout.split("Answered by:")[1].split("\n")[0]
+
+
+def test_the_demo_page_carries_its_pictures_after_the_emulator_has_stopped(tmp_path: Path) -> None:
+    proc = demo(tmp_path, "demo", *SMALL_DEMO)
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "data" / "demo.html").read_text(encoding="utf-8")
+    items = Items()
+    items.feed(page)
+    shown = [i for i in items.items if i["src"] is not None]
+    assert len(shown) >= 20
+    db = tmp_path / "data" / "demo.duckdb"
+    stored = {row[0] for row in table(db, "SELECT album_image_url FROM tracks UNION SELECT image_url FROM artists")}
+    # The database keeps the emulator's http URLs; only the page holds the pictures themselves.
+    assert all(url is None or re.fullmatch(r"http://127\.0\.0\.1:\d+/image/[0-9a-f]{40}", url) for url in stored)
+    urls = re.findall(r'<img src="([^"]*)" data-url="([^"]*)"', page)
+    assert len(urls) == len(shown)  # every picture on the page is inside it, none left to a server that is gone
+    for src, url in urls:
+        assert url in stored
+        head, _, data = src.partition(",")
+        assert head == "data:image/png;base64"
+        assert base64.b64decode(data, validate=True).startswith(b"\x89PNG\r\n\x1a\n")
+    assert "its pictures are inside it" in proc.stdout

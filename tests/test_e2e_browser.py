@@ -1,7 +1,8 @@
 """The page of `verify --html` in a real headless chromium, its pictures served by the emulator.
 
 Skipped when chromium is missing, except under `make e2e` (BACKFILL_E2E=1), which installs it and fails
-without it. BACKFILL_SCREENSHOT=PATH keeps the screenshot (the README's docs/verify.png comes from here).
+without it. BACKFILL_SCREENSHOT=PATH keeps the screenshot (the README's docs/verify.png comes from here);
+BACKFILL_DEMO_SCREENSHOT=PATH keeps the demo page's.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from backfill.emulator.pictures import image_id
 from backfill.emulator.sample import World
 from tests.browser import browser_page, chromium_path, file_url, required
 from tests.conftest import FAST, serving, table
+from tests.test_demo import SMALL_DEMO
+from tests.test_demo import demo as run_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -155,3 +158,17 @@ def test_page_in_a_real_browser(
     assert png_size(shot) == (1000, 1300)
     if target := os.environ.get("BACKFILL_SCREENSHOT"):
         (Path(__file__).parents[1] / target).write_bytes(shot)  # relative to the project, not the test's cwd
+
+
+def test_the_demo_page_shows_its_pictures_after_the_demo_has_ended(chromium: None, tmp_path: Path) -> None:
+    proc = run_demo(tmp_path, "demo", *SMALL_DEMO)  # returns when the demo, and so its emulator, has stopped
+    assert proc.returncode == 0, proc.stderr
+    page_path = tmp_path / "data" / "demo.html"
+    seen = asyncio.run(look(page_path))
+    with_url = [i for i in seen["items"] if i["src"] is not None]
+    assert len(with_url) >= 20
+    for item in with_url:  # every picture decoded from the page itself: nothing is left to load from a server
+        assert item["natural"] > 0 and item["img_shown"] and not item["broken"], item
+    assert seen["events"].network_errors == [] and seen["events"].console_errors == []
+    if target := os.environ.get("BACKFILL_DEMO_SCREENSHOT"):
+        (Path(__file__).parents[1] / target).write_bytes(seen["screenshot"])

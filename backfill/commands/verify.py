@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from backfill.commands import checked_settings
 from backfill.dbfile import dashboard_cannot_open, sniff
@@ -14,11 +13,13 @@ from backfill.parser import EXIT_OK, VERIFY_LOCK_TIMEOUT, UsageError
 from backfill.report_html import TOP_N, page, refusal, write_page
 from backfill.report_plan import verify_json, verify_text
 from backfill.store import MissFilter, Store
-from backfill.toplists import ranking, top_artists, top_tracks
+from backfill.toplists import Ranking, TopItem, ranking, top_artists, top_tracks
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     settings = checked_settings(args)
+    if args.embed_images and args.html is None:
+        raise UsageError("--embed-images needs --html PATH (it puts the pictures inside that page)")
     if args.html is not None and (refused := refusal(Path(args.html), settings.db_path)):
         raise UsageError(f"cannot write {args.html!r}: {refused}")  # before any work: nothing is read or written
     store = Store.open(settings.db_path, read_only=True, need_artists=False, lock_timeout=VERIFY_LOCK_TIMEOUT)
@@ -26,10 +27,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         plan = store.plan(MissFilter())
         report = verify_json(store.image_counts(), plan, store.remembered_counts(), store.samples())
-        html = _verify_page(settings.db_path, store, report) if args.html is not None else None
+        tops = _tops(store) if args.html is not None else None
     finally:
         store.close()
-    if html is not None:
+    if tops is not None:  # the database is closed by now: fetching pictures never holds it open
+        embedded = None
+        if args.embed_images:
+            from backfill.embed import embed  # aiohttp: only this option pays for it, not every verify
+
+            embedded = embed(item.image_url for item in (*tops[1], *tops[2]))
+        html = page(str(settings.db_path), report, *tops, embedded.uris if embedded else None)
+        if embedded is not None:
+            print(embedded.summary(), file=sys.stderr)
         try:
             write_page(Path(args.html), html, settings.db_path)
         except (OSError, ValueError) as exc:
@@ -44,5 +53,5 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _verify_page(db_path: Path, store: Store, report: dict[str, Any]) -> str:
-    return page(str(db_path), report, ranking(store), top_tracks(store, TOP_N), top_artists(store, TOP_N))
+def _tops(store: Store) -> tuple[Ranking, list[TopItem], list[TopItem]]:
+    return ranking(store), top_tracks(store, TOP_N), top_artists(store, TOP_N)

@@ -18,7 +18,7 @@ from backfill.emulator.sample import SampleSpec, World, build_world, write_histo
 DEMO_SEED = 7
 # A table in every file the demo writes: the next demo replaces only a file that has it.
 MARKER_TABLE = "backfill_demo"
-DEMO_PORT = 8765  # fixed, so the page's image URLs still work when `make demo-images` serves them later
+DEMO_PORT = 8765  # fixed, so the database's image URLs work again when `make demo-images` serves them later
 _CLIENT_ID = "demo-client-id"
 _CLIENT_SECRET = "demo-client-secret"  # the emulator's, not a real secret
 
@@ -131,8 +131,10 @@ def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
         )
         run = [*backfill, "run", "--rate", str(args.rate), "--oembed-rate", str(args.rate)]
         code = subprocess.run(run, env=env, check=False).returncode
-        _say(f"backfill verify --html {html}")
-        subprocess.run([*backfill, "verify", "--html", str(html)], env=env, check=False)
+        # --embed-images: the page carries its pictures, fetched while the emulator still serves them, so it
+        # shows them after the demo; the database keeps the emulator's URLs, as a real run keeps Spotify's.
+        _say(f"backfill verify --html {html} --embed-images")
+        subprocess.run([*backfill, "verify", "--html", str(html), "--embed-images"], env=env, check=False)
         if args.port == DEMO_PORT and "MAKELEVEL" in os.environ:
             again = "`make demo-images` serves them again"
         elif args.port:
@@ -141,7 +143,9 @@ def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
             again = "pass --port to the demo to be able to serve them again"
         _say(
             f"Done (run exited {code}). The page: {html.resolve()}\n"
-            f"    Its pictures come from the emulator at {base}, which stops now; {again}.\n"
+            "    Open it in a browser: its pictures are inside it, so it needs no server.\n"
+            f"    The database's image URLs name the emulator at {base}, which stops now; {again} "
+            "(e.g. for your dashboard).\n"
             f"    Run `{_again(argv)}` again to start over; `make test` runs the tests."
         )
         return code
