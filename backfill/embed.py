@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from backfill.proxy import proxy_for
+from backfill.sources.http import read_capped
 
 MAX_PICTURE = 2 * 1024 * 1024  # a real cover (640 px JPEG) is about 100 KB
 # Raster only: an SVG could carry markup and scripts into a page that promises to run none.
@@ -61,12 +62,10 @@ async def _fetch(session: aiohttp.ClientSession, url: str) -> str:
             raise ValueError(f"not a picture ({kind or 'no type'})")
         if (response.content_length or 0) > MAX_PICTURE:
             raise ValueError("too large")
-        body = bytearray()
-        async for chunk in response.content.iter_chunked(65536):
-            body += chunk
-            if len(body) > MAX_PICTURE:  # a chunked answer says no length: count what arrives
-                raise ValueError("too large")
-    return f"data:{kind};base64,{base64.b64encode(bytes(body)).decode('ascii')}"
+        body = await read_capped(response, MAX_PICTURE)
+        if body is None:
+            raise ValueError("too large")
+    return f"data:{kind};base64,{base64.b64encode(body).decode('ascii')}"
 
 
 async def _embed(urls: list[str], seconds: float) -> Embedded:

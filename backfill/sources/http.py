@@ -85,6 +85,18 @@ def parse_retry_after(value: str | None, server_date: str | None = None) -> floa
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
+async def read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes | None:
+    """The body, or None once more than `cap` bytes arrive: a chunked answer announces no length, so count."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def fetch(
     session: aiohttp.ClientSession,
     method: str,
@@ -114,14 +126,9 @@ async def fetch(
             if resp.content_length is not None and resp.content_length > MAX_BODY:
                 too_big = f"a {resp.content_length:,}-byte response, over {MAX_BODY:,} bytes"
                 return Reply(status, None, retry_after, too_big, location)
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in resp.content.iter_chunked(1 << 16):
-                size += len(chunk)
-                if size > MAX_BODY:
-                    return Reply(status, None, retry_after, f"a response over {MAX_BODY:,} bytes", location)
-                chunks.append(chunk)
-            raw = b"".join(chunks)
+            raw = await read_capped(resp, MAX_BODY)
+            if raw is None:
+                return Reply(status, None, retry_after, f"a response over {MAX_BODY:,} bytes", location)
     except (aiohttp.ClientError, TimeoutError) as exc:
         if isinstance(exc, TimeoutError):
             return Reply(0, None, None, f"no answer within {timeout:g} s")
