@@ -186,9 +186,13 @@ async def _on_thread(store: Store, work: Callable[[], T]) -> T:
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
-        store.interrupt()
+        # DuckDB interrupts only a query that is running: a signal just before the next statement starts would be
+        # lost, so interrupt again until the work gives up.
+        while not task.done():
+            store.interrupt()
+            await asyncio.wait({task}, timeout=0.05)
         with contextlib.suppress(Exception):  # the query's own "interrupted" error: the cancel is what counts
-            await asyncio.shield(task)
+            task.result()
         raise
 
 

@@ -92,6 +92,7 @@ def test_a_signal_while_duckdb_plans_ends_with_its_code_and_one_line(
         _out, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.communicate()
         raise AssertionError("the planning query was not interrupted") from None
     assert proc.returncode == code, err
     assert "Traceback" not in err and "database error" not in err, err
@@ -135,6 +136,7 @@ def test_a_signal_during_start_up_ends_with_one_line(
         _out, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.communicate()
         raise AssertionError("the signal did not stop the run") from None
     assert proc.returncode == code, err
     assert "Traceback" not in err and "Exception ignored" not in err, err
