@@ -48,7 +48,7 @@ demo: $(STAMP)
 # The pictures behind data/demo.duckdb's image URLs (e.g. for the dashboard), served again after `make demo`
 # (Ctrl-C to stop). data/demo.html needs no server: its pictures are inside it.
 demo-images: $(STAMP)
-	$(BIN)/python -m backfill.emulator --port 8765 --local-images --seed 7 --tracks 1500 --artists 400
+	$(BIN)/python -m standin --port 8765 --local-images --seed 7 --tracks 1500 --artists 400
 
 test: $(STAMP) $(NODE_DUCKDB)
 	BACKFILL_NODE=1 $(BIN)/python -m pytest $(ARGS)

@@ -1,17 +1,17 @@
-"""`python -m backfill` and the `backfill` script: a thin entry point over backfill.cli."""
+"""`python -m backfill` and the `backfill` script: a thin entry point over backfill.cli.main."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from backfill import interrupts
+from backfill.cli import signals as interrupts
 
 
 def run() -> int:
     interrupts.install()  # before the imports: they take a moment, and a signal may come then too
     try:
-        from backfill.cli import main
+        from backfill.cli.main import main
     except KeyboardInterrupt:
         code = interrupts.report()
         interrupts.ignore_from_now()

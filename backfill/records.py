@@ -58,7 +58,7 @@ class Plan:
     tracks: KindPlan
     artists: KindPlan
     log_repair: bool = False  # the run must open the file for writing even with nothing to fetch
-    api_wait: Any = None  # backfill.waits.Wait: the Web API asked an earlier run to wait until then
+    api_wait: Any = None  # backfill.store.waits.Wait: the Web API asked an earlier run to wait until then
 
 
 def utcnow() -> datetime:

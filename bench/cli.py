@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options={"serial": args.serial, "predecessor_pause": args.predecessor_pause},
     )
     ctx.note(
-        "The emulator (backfill.emulator) runs in a thread of the bench process, whose main thread only waits; "
+        "The emulator (standin) runs in a thread of the bench process, whose main thread only waits; "
         "the backfill CLI, the predecessor and the bare client each run as a separate process, so their memory "
         "and CPU are measured alone."
     )

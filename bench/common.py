@@ -24,8 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
-from backfill.emulator import Emulator, EmulatorConfig, Received
-from backfill.emulator.sample import SampleSpec, World, build_world, write_history
+from standin import Emulator, EmulatorConfig, Received
+from standin.sample import SampleSpec, World, build_world, write_history
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_ID = "bench-client-id"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import subprocess
 
-from backfill.emulator.oembed import OEmbedConfig
-from backfill.emulator.sample import SampleSpec
 from bench.common import Context, backfill_args, child_env, run_module, say, serve
+from standin.oembed import OEmbedConfig
+from standin.sample import SampleSpec
 from tests import dashboard
 
 TARGET = 2.0  # failed requests per 1,000

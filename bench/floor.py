@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backfill.emulator.sample import SampleSpec, World
 from backfill.sources import BATCH_SIZE
-from backfill.store import MissFilter, Store
+from backfill.store.store import MissFilter, Store
 from bench import scale
 from bench.common import ChildResult, Context, child_env, run_module, say, serve
+from standin.sample import SampleSpec, World
 
 CONCURRENCY = scale.CONCURRENCY  # the same number of connections as the tool
 SHARE_TARGET = 0.5  # the emulator's floor should be well under the tool's time for it not to be the limit

@@ -11,7 +11,6 @@ from typing import Any
 
 import duckdb
 
-from backfill.emulator.sample import TRACK_PREFIX, SampleSpec, World
 from bench.common import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -24,6 +23,7 @@ from bench.common import (
     serve,
     statuses,
 )
+from standin.sample import TRACK_PREFIX, SampleSpec, World
 
 RATE = 5.5  # what a user picks under 180 requests per 30 s (6/s), with a margin
 SERVER = {"latency": 0.150, "latency_jitter": 0.5, "rate_limit": 180, "rate_window": 30.0}

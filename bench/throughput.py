@@ -6,9 +6,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from backfill.emulator import Received
-from backfill.emulator.sample import SampleSpec
 from bench.common import USEFUL, Context, run_backfill, say, serve, statuses
+from standin import Received
+from standin.sample import SampleSpec
 
 RATE = 18.0
 SERVER = {

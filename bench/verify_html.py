@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from backfill.emulator.sample import SampleSpec
 from bench.common import Context, child_env, mb, run_module, say
+from standin.sample import SampleSpec
 
 SEED = 3  # the same worlds as scenario 3 (scale), built once when both run
 FULL = (400_000, 1_000_000)
@@ -43,6 +43,6 @@ def run(ctx: Context) -> None:
         )
     ctx.note(
         "Verify: `backfill verify --html PAGE` as its own process on a copy of scenario 3's history (seed 3, 5,000 "
-        "artists, two plays per track). DuckDB's memory is capped at 80 MB (backfill/attach.py), so what a query "
+        "artists, two plays per track). DuckDB's memory is capped at 80 MB (backfill/store/attach.py), so what a query "
         "needs beyond it spills to DATABASE.tmp beside the file, which DuckDB removes when it closes."
     )

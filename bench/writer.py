@@ -6,10 +6,10 @@ import time
 from collections import Counter
 
 from backfill.config import DEFAULT_WRITE_RESULTS as FLUSH_ROWS
-from backfill.emulator.sample import World
-from backfill.store import MissFilter, Outcome, Store
+from backfill.store.store import MissFilter, Outcome, Store
 from bench import scale
 from bench.common import Context, say
+from standin.sample import World
 
 TARGET = 100_000  # rows per second
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from backfill.emulator.oembed import THUMBNAIL_HOST
-from backfill.emulator.sample import World
+from standin.oembed import THUMBNAIL_HOST
+from standin.sample import World
 from tests.conftest import table
 
 TRACK_PREFIX = "spotify:track:"

@@ -13,9 +13,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.cli import main
-from backfill.emulator import Emulator, EmulatorConfig
-from backfill.emulator.sample import SampleSpec, World, build_world, write_history
+from backfill.cli.main import main
+from standin import Emulator, EmulatorConfig
+from standin.sample import SampleSpec, World, build_world, write_history
 
 CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "test-client-secret-do-not-print"

@@ -4,7 +4,7 @@
     python old_duckdb.py dump PATH                              # every table, as that DuckDB reads it (JSON)
     python old_duckdb.py sql PATH STATEMENT...                  # a file of one's own
 
-It imports backfill.emulator.sample without the emulator package's __init__ (which needs aiohttp). DuckDB
+It imports standin.sample without the emulator package's __init__ (which needs aiohttp). DuckDB
 before 1.2 cannot add a primary key with ALTER TABLE, so tracks gets its key inline, as the predecessor did.
 """
 
@@ -23,11 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def write(path: str, seed: int, tracks: int, artists: int, plays: int, dashboard_schema: bool = False) -> None:
     sys.path.insert(0, str(ROOT))
-    package = types.ModuleType("backfill.emulator")
+    package = types.ModuleType("standin")
     package.__path__ = [str(ROOT / "backfill" / "emulator")]  # type: ignore[attr-defined]
-    sys.modules["backfill.emulator"] = package
-    from backfill.emulator import sample
-    from backfill.emulator.sample import duckdb_file  # where the history is written
+    sys.modules["standin"] = package
+    from standin import sample
+    from standin.sample import duckdb_file  # where the history is written
 
     duckdb_file._TRACKS_DDL = duckdb_file._TRACKS_DDL.replace(
         "spotify_track_uri TEXT NOT NULL", "spotify_track_uri TEXT PRIMARY KEY"

@@ -22,7 +22,7 @@ from tests.conftest import table
 def test_help_explains_environment_and_exit_codes(
     command: str, words: tuple[str, ...], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from backfill.cli import main
+    from backfill.cli.main import main
 
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -33,7 +33,7 @@ def test_help_explains_environment_and_exit_codes(
 
 
 def test_run_help_lists_every_option(capsys: pytest.CaptureFixture[str]) -> None:
-    from backfill.cli import main
+    from backfill.cli.main import main
 
     with pytest.raises(SystemExit):
         main(["run", "--help"])

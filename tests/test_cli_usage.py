@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from backfill import __version__
-from backfill.emulator import Emulator
+from standin import Emulator
 from tests.conftest import digest
 
 
@@ -46,7 +46,7 @@ def test_help_for_an_unknown_command_is_a_usage_error(cli) -> None:
 
 @pytest.mark.parametrize("args", [["-V"], ["--version"], ["run", "--version"], ["run", "-V"], ["verify", "-V"]])
 def test_version_is_accepted_everywhere(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    from backfill.cli import main
+    from backfill.cli.main import main
 
     with pytest.raises(SystemExit) as exc:
         main(args)
@@ -67,7 +67,7 @@ def test_version_is_accepted_everywhere(args: list[str], capsys: pytest.CaptureF
 def test_errors_show_the_usage_of_the_command_used(
     args: list[str], usage: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from backfill.cli import main
+    from backfill.cli.main import main
 
     with pytest.raises(SystemExit) as exc:
         main(args)
@@ -116,7 +116,7 @@ def test_rejected_credentials_answer_in_json(cli, db_path: Path, emulator: Emula
 
 
 def test_usage_errors_answer_in_json_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
-    from backfill.cli import main
+    from backfill.cli.main import main
 
     with pytest.raises(SystemExit):
         main(["verify", "--json", "--bogus"])
@@ -173,7 +173,7 @@ def test_make_verify_json_prints_only_the_json(db_path: Path) -> None:
 def test_an_abbreviated_option_is_an_error_that_fetches_nothing(
     typed: str, meant: str, db_path: Path, emulator: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from backfill.cli import main
+    from backfill.cli.main import main
 
     before = digest(db_path)
     with pytest.raises(SystemExit) as exc:
@@ -195,7 +195,7 @@ def test_an_abbreviated_option_is_an_error_that_fetches_nothing(
     ],
 )
 def test_a_typo_gets_did_you_mean(args: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from backfill.cli import main
+    from backfill.cli.main import main
 
     with pytest.raises(SystemExit) as exc:
         main(args)

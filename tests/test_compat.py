@@ -19,9 +19,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.dbfile import sniff
-from backfill.emulator import Emulator
-from backfill.emulator.sample import World
+from backfill.store.dbfile import sniff
+from standin import Emulator
+from standin.sample import World
 from tests import dashboard
 from tests.checks import check_images
 from tests.conftest import FAST, SMALL, digest, images, serving
@@ -132,7 +132,7 @@ def test_a_backfilled_history_opens_in_the_duckdb_that_made_it(
 # A run killed right after a commit: the batch is only in the write-ahead log (a DETACH would have checkpointed).
 KILLED_AFTER_A_COMMIT = """
 import os, sys
-from backfill.store import MissFilter, Outcome, Store
+from backfill.store.store import MissFilter, Outcome, Store
 store = Store.open(sys.argv[1], read_only=False)
 store.plan(MissFilter())
 ids = [i for page in store.stream_tracks() for i, _ in page][:20]

@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.emulator.sample import SampleSpec, build_world, write_history
+from standin.sample import SampleSpec, build_world, write_history
 from tests import dashboard
 from tests.conftest import AUTO, FAST, SMALL, images, serving, table
 from tests.test_demo import SMALL_DEMO

@@ -17,8 +17,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.emulator.pictures import image_id
-from backfill.emulator.sample import World
+from standin.pictures import image_id
+from standin.sample import World
 from tests.browser import browser_page, chromium_path, file_url, required
 from tests.conftest import FAST, serving, table
 from tests.test_demo import SMALL_DEMO

@@ -20,8 +20,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.emulator import Emulator, Received
-from backfill.emulator.sample import SampleSpec, World, build_world, preferred_image, write_history
+from standin import Emulator, Received
+from standin.sample import SampleSpec, World, build_world, preferred_image, write_history
 from tests.checks import check_images, track_id, valid_id
 from tests.conftest import FAST, SMALL, digest, serving, table
 

@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from backfill.emulator import Emulator, EmulatorConfig
-from backfill.emulator.catalog import Album, Artist, Catalog, Image, Track
+from standin import Emulator, EmulatorConfig
+from standin.catalog import Album, Artist, Catalog, Image, Track
 
 
 def sid(prefix: str, n: int = 0) -> str:
@@ -333,9 +333,9 @@ def test_running_in_thread_serves_sync_clients(threaded: Emulator) -> None:
 
 
 def test_cli_prints_its_address() -> None:
-    pytest.importorskip("backfill.emulator.sample")
+    pytest.importorskip("standin.sample")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "backfill.emulator", "--port", "0", "--tracks", "20", "--artists", "5"],
+        [sys.executable, "-m", "standin", "--port", "0", "--tracks", "20", "--artists", "5"],
         stdout=subprocess.PIPE,
         text=True,
     )

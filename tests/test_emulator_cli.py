@@ -1,4 +1,4 @@
-"""`python -m backfill.emulator` by hand: documented options, one line for a busy port, the sample's world."""
+"""`python -m standin` by hand: documented options, one line for a busy port, the sample's world."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from backfill.emulator.__main__ import main as emulator_main
-from backfill.emulator.config import EmulatorConfig
-from backfill.emulator.sample import main as sample_main
+from standin.__main__ import main as emulator_main
+from standin.config import EmulatorConfig
+from standin.sample import main as sample_main
 
 
 def options(help_text: str) -> dict[str, str]:
@@ -59,23 +59,21 @@ def test_a_busy_port_is_one_line(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, "-m", "backfill.emulator", "--port", str(port), "--tracks", "20", "--artists", "5"],
+            [sys.executable, "-m", "standin", "--port", str(port), "--tracks", "20", "--artists", "5"],
             capture_output=True,
             text=True,
             timeout=60,
         )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1, proc.stderr
-    assert proc.stderr.startswith(f"python -m backfill.emulator: error: cannot listen on 127.0.0.1:{port}: ")
+    assert proc.stderr.startswith(f"python -m standin: error: cannot listen on 127.0.0.1:{port}: ")
 
 
 @pytest.fixture
 def emulator_on_port() -> Iterator[int]:
     """The emulator as a user starts it: all defaults but the port (8080 may be taken on a test machine)."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "backfill.emulator", "--port", str(port)], stdout=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "standin", "--port", str(port)], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == f"emulator listening on http://127.0.0.1:{port}"

@@ -11,13 +11,13 @@ import aiohttp
 import pytest
 
 from backfill.config import load_settings
-from backfill.emulator import Emulator
-from backfill.emulator.sample import World
-from backfill.runner import RunConfig, SetupError, execute, make_plan
+from backfill.engine.runner import RunConfig, SetupError, execute, make_plan
 from backfill.sources.answers import Answer
 from backfill.sources.api import SpotifyClient
+from backfill.sources.auth import TokenSource
 from backfill.sources.http import MAX_BODY, ClientOptions, RequestFailed
-from backfill.token import TokenSource
+from standin import Emulator
+from standin.sample import World
 from tests.checks import check_images
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, FAST, table
 

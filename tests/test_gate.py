@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from backfill.pacing import RetryAfterGate
+from backfill.sources.pacing import RetryAfterGate
 
 
 class VirtualClockLoop(asyncio.SelectorEventLoop):

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backfill.images import Malformed, choose_image, is_image_url
+from backfill.sources.images import Malformed, choose_image, is_image_url
 
 U = "https://i.scdn.co/image/"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backfill.emulator import Emulator
+from standin import Emulator
 from tests.conftest import FAST
 
 NOTES = (
@@ -51,7 +51,7 @@ def test_notes_stay_on_their_row_when_there_is_room(cli, db_path: Path, emulator
 def test_help_is_wrapped_to_the_terminal(
     command: list[str], columns: int, monkeypatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from backfill.cli import main
+    from backfill.cli.main import main
 
     monkeypatch.setenv("COLUMNS", str(columns))
     with pytest.raises(SystemExit):
@@ -78,7 +78,7 @@ HELP_LISTS = {
 def test_each_help_lists_only_its_own_variables_and_exit_codes(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from backfill.cli import main
+    from backfill.cli.main import main
 
     with pytest.raises(SystemExit):
         main([command, "--help"])

@@ -8,9 +8,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.emulator import Emulator
-from backfill.emulator.sample import SampleSpec, World, build_world
-from backfill.watchdog import EARLY_STOP_ANSWERS
+from backfill.engine.watchdog import EARLY_STOP_ANSWERS
+from standin import Emulator
+from standin.sample import SampleSpec, World, build_world
 from tests.checks import check_images
 from tests.conftest import AUTO, SMALL, serving, table
 from tests.test_economy import ARTISTS_DDL, TRACKS_DDL

@@ -9,13 +9,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from backfill.emulator import Emulator
-from backfill.emulator.oembed import FAULTS, THUMBNAIL_HOST
-from backfill.emulator.sample import World
 from backfill.sources.api import SpotifyClient
+from backfill.sources.auth import TokenSource
 from backfill.sources.http import ClientOptions
 from backfill.sources.oembed import OEmbedClient
-from backfill.token import TokenSource
+from standin import Emulator
+from standin.oembed import FAULTS, THUMBNAIL_HOST
+from standin.sample import World
 from tests.checks import check_images
 from tests.conftest import AUTO, CLIENT_ID, CLIENT_SECRET, digest, table
 

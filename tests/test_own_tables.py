@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.emulator.sample import World
+from standin.sample import World
 from tests.conftest import FAST, serving, table
 from tests.test_refresh import changed_world
 

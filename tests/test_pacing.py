@@ -10,12 +10,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from backfill.emulator import Emulator
-from backfill.emulator.sample import World
-from backfill.pacing import DECREASE, FLOOR_SHARE, NEAR, PROBE_STEP, Pace
 from backfill.sources import http
 from backfill.sources.http import ClientOptions, RateLimited
 from backfill.sources.oembed import OEmbedClient
+from backfill.sources.pacing import DECREASE, FLOOR_SHARE, NEAR, PROBE_STEP, Pace
+from standin import Emulator
+from standin.sample import World
 from tests.test_gate import VirtualClockLoop
 from tests.test_gate import run as run_virtually
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from backfill.emulator import Emulator
-from backfill.emulator.pictures import image_id
-from backfill.emulator.sample import World
+from standin import Emulator
+from standin.pictures import image_id
+from standin.sample import World
 from tests.conftest import FAST, images, serving
 
 

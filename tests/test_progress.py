@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from backfill.progress import Bars
+from backfill.cli.progress import Bars
 
 
 class Clock:

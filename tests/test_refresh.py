@@ -18,9 +18,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.emulator import Emulator
-from backfill.emulator.catalog import Image
-from backfill.emulator.sample import World, preferred_image
+from standin import Emulator
+from standin.catalog import Image
+from standin.sample import World, preferred_image
 from tests.checks import other_columns, track_id, valid_id
 from tests.conftest import AUTO, FAST, digest, images, serving, table
 

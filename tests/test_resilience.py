@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 
 from backfill.config import load_settings
-from backfill.emulator import Emulator
-from backfill.emulator.sample import World
-from backfill.runner import RunConfig, execute, make_plan
+from backfill.engine.runner import RunConfig, execute, make_plan
 from backfill.sources.http import ClientOptions
+from standin import Emulator
+from standin.sample import World
 from tests.checks import check_images
 from tests.conftest import FAST
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from backfill.emulator import Emulator
-from backfill.emulator.sample import World
+from standin import Emulator
+from standin.sample import World
 from tests.checks import check_images, other_columns, track_id, valid_id
 from tests.conftest import FAST, table
 
@@ -144,7 +144,7 @@ def test_only_one_kind(cli, db_path: Path, emulator: Emulator) -> None:
 
 
 def test_old_schema_without_primary_artist_id(cli, tmp_path: Path, emulator: Emulator) -> None:
-    from backfill.emulator.sample import SampleSpec, build_world, write_history
+    from standin.sample import SampleSpec, build_world, write_history
 
     old = build_world(SampleSpec(seed=11, tracks=400, artists=120, plays=900, old_schema=True))
     path = tmp_path / "old.duckdb"

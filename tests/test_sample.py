@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from backfill.emulator.catalog import Image
-from backfill.emulator.sample import SampleSpec, World, build_catalog, build_world, main, preferred_image, write_history
+from standin.catalog import Image
+from standin.sample import SampleSpec, World, build_catalog, build_world, main, preferred_image, write_history
 from tests.conftest import table as rows  # `table` is a local name in several tests here
 
 SPEC = SampleSpec(seed=5, tracks=1500, artists=300)
@@ -69,7 +69,7 @@ def test_same_spec_same_world(world: World) -> None:
     assert again.artists_table == world.artists_table
 
 
-# Digests of a small world's tables and answers, computed with backfill/emulator/sample.py as it was before
+# Digests of a small world's tables and answers, computed with standin/sample.py as it was before
 # it became a package (commit 2977d1e). Tests, the demo and the bench figures rest on a seed giving the same
 # world: a change here must be deliberate (then recompute these). `plays` is left out: DuckDB's hash() draws
 # it, which may change with DuckDB's version.
@@ -419,8 +419,8 @@ def test_same_spec_same_file(tmp_path: Path) -> None:
 
 
 def test_rule_agrees_with_the_backfill(world: World) -> None:
-    """The generator's answer and backfill.images were written apart; they must agree on every list."""
-    choose_image = pytest.importorskip("backfill.images").choose_image
+    """The generator's answer and backfill.sources.images were written apart; they must agree on every list."""
+    choose_image = pytest.importorskip("backfill.sources.images").choose_image
     catalog = world.catalog
     for item in (*catalog.albums.values(), *catalog.artists.values()):
         as_json = [{"url": im.url, "width": im.width, "height": im.height} for im in item.images]

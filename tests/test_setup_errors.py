@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from backfill.emulator import Emulator
+from standin import Emulator
 from tests.conftest import CLIENT_SECRET, FAST, digest
 
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from backfill.attach import Attachment
-from backfill.dbfile import StoreError, sniff
-from backfill.emulator import Emulator
-from backfill.emulator.sample import World
+from backfill.store.attach import Attachment
+from backfill.store.dbfile import StoreError, sniff
+from standin import Emulator
+from standin.sample import World
 from tests.checks import check_images, other_columns
 from tests.conftest import table
 from tests.test_signals import start_backfill, wait_for_requests

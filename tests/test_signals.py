@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from backfill.emulator import Emulator
-from backfill.emulator.sample import World
+from standin import Emulator
+from standin.sample import World
 from tests.checks import check_images
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.emulator import Emulator
-from backfill.emulator.sample import World
-from backfill.store import MissFilter, Outcome, Store
+from backfill.store.store import MissFilter, Outcome, Store
+from standin import Emulator
+from standin.sample import World
 from tests.checks import check_images
 from tests.conftest import FAST, digest, table
 from tests.test_setup_errors import one_line_error

@@ -9,7 +9,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from backfill.token import TokenSource
+from backfill.sources.auth import TokenSource
 
 WAITERS = 12
 

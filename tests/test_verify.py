@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backfill.emulator import Emulator
-from backfill.emulator.sample import World
+from standin import Emulator
+from standin.sample import World
 from tests.checks import track_id, valid_id
 from tests.conftest import FAST, digest, table
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from backfill.embed import MAX_PICTURE, TIMEOUT_ENV
-from backfill.emulator.hosting import Hosted
-from backfill.emulator.pictures import picture
+from backfill.sources.pictures import MAX_PICTURE, TIMEOUT_ENV
+from standin.hosting import Hosted
+from standin.pictures import picture
 from tests.conftest import digest
 from tests.test_verify_html import make_history
 

@@ -9,11 +9,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.attach import Attachment, Busy
-from backfill.emulator import Emulator
-from backfill.emulator.sample import World
-from backfill.schema import check_schema
-from backfill.store import Store
+from backfill.store.attach import Attachment, Busy
+from backfill.store.schema import check_schema
+from backfill.store.store import Store
+from standin import Emulator
+from standin.sample import World
 from tests.conftest import FAST, table
 
 
@@ -37,7 +37,7 @@ def holds(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return apply(self, outcomes)
 
     monkeypatch.setattr(Attachment, "attach", counting_attach)
-    monkeypatch.setattr("backfill.store.check_schema", counting_check)
+    monkeypatch.setattr("backfill.store.store.check_schema", counting_check)
     monkeypatch.setattr(Store, "apply", counting_apply)
     return seen
 

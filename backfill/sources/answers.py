@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from backfill.images import Malformed, choose_image, is_image_url
+from backfill.sources.images import Malformed, choose_image, is_image_url
 
 Verdict = Literal["updated", "no_image", "not_found", "failed"]
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from backfill.pacing import Pace
 from backfill.sources import BATCH_SIZE
 from backfill.sources.answers import Answer, artist_answer, batch_entries, track_answer
+from backfill.sources.auth import TokenSource
 from backfill.sources.http import (
     ClientOptions,
     Fatal,
@@ -21,7 +21,7 @@ from backfill.sources.http import (
     fetch,
     message_of,
 )
-from backfill.token import TokenSource
+from backfill.sources.pacing import Pace
 
 ALBUM_PAGE = 50  # the most tracks /albums/{id}/tracks returns in one page
 # Fresh tokens refused with 401 and no success in between: then the API is not going to take any. Each fetch

@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 import aiohttp
 
-from backfill.pacing import Pace, backoff
-from backfill.proxy import proxy_for
 from backfill.sources.health import DEFAULT_GIVE_UP_AFTER, Health
 from backfill.sources.health import Fatal as Fatal  # where the sources' fatal errors have always come from
+from backfill.sources.pacing import Pace, backoff
+from backfill.sources.proxy import proxy_for
 
 Kind = Literal["tracks", "artists"]
 Json = dict[str, Any]

@@ -1,7 +1,7 @@
 """Spotify's oEmbed endpoint: album art (300 px) for a track URL, a photo for an artist URL.
 
 It needs no credentials and spends no Web API quota. Its rate limit is undocumented, so its pace adapts
-(see backfill.pacing), with a gate of its own: a 429 here never holds back Web API calls, nor the reverse.
+(see backfill.sources.pacing), with a gate of its own: a 429 here never holds back Web API calls, nor the reverse.
 Answers that show the URL is not an oEmbed endpoint at all (HTML, a JSON list or string, a redirect to
 another host, as a captive portal or a wrong URL gives) give the source up after a few (sources.health).
 """
@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from backfill.pacing import Pace
 from backfill.sources.answers import Answer, oembed_answer
 from backfill.sources.http import ClientOptions, Json, Kind, PacedSource, Reply, fetch
+from backfill.sources.pacing import Pace
 
 _PAGE = "https://open.spotify.com"
 _SERVICE = "an oEmbed endpoint"

@@ -14,10 +14,10 @@ import contextlib
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from backfill.report.text import first_line
 from backfill.sync.digests import Send, postgres_query
 from backfill.sync.model import TARGETS, SyncError, Target, require
 from backfill.sync.pgurl import mask_url, scrub
-from backfill.terminal import first_line
 
 if TYPE_CHECKING:
     import psycopg

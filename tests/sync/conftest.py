@@ -15,11 +15,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from backfill.cli import main
-from backfill.emulator.pgserver import PASSWORD, SUPERUSER, PgServer
-from backfill.emulator.production import PRIMARY_KEYS, TABLES, full_resync
-from backfill.emulator.sample import World, write_history
+from backfill.cli.main import main
+from standin.sample import World, write_history
 from tests.conftest import serving
+from tests.pg.pgserver import PASSWORD, SUPERUSER, PgServer
+from tests.pg.production import PRIMARY_KEYS, TABLES, full_resync
 
 TEMPLATE = "history_before_backfill"
 _numbers = itertools.count(1)

@@ -21,7 +21,7 @@ def test_local_production_starts_takes_a_sync_and_stops_on_ctrl_c(
     history = tmp_path / "history.duckdb"
     shutil.copy(pristine, history)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "backfill.emulator.postgres", str(history)],
+        [sys.executable, "-m", "tests.pg.postgres", str(history)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

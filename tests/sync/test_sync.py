@@ -11,8 +11,8 @@ from typing import Any
 
 import psycopg
 
-from backfill.emulator import Emulator
 from backfill.sync.pgurl import mask_url
+from standin import Emulator
 from tests.conftest import FAST, digest, table
 from tests.sync.conftest import SECRET, Production, one_line_error, writer
 
@@ -212,9 +212,9 @@ def test_readers_never_see_a_missing_table_or_half_a_sync(cli, history: Path, pr
 def test_sync_and_verify_start_without_the_fetching_side(history: Path) -> None:
     # Start-up is most of a sync's time: it must not pay for aiohttp and tqdm, which only `run` needs.
     probe = (
-        "import sys\nfrom backfill.cli import main\n"
+        "import sys\nfrom backfill.cli.main import main\n"
         "main(sys.argv[1:])\n"
-        "print(sorted(m for m in ('aiohttp', 'tqdm', 'backfill.pipeline') if m in sys.modules))"
+        "print(sorted(m for m in ('aiohttp', 'tqdm', 'backfill.engine.pipeline') if m in sys.modules))"
     )
     for args in (["sync", "--dry-run", "--postgres", "postgresql://x@127.0.0.1:1/x"], ["verify"]):
         proc = subprocess.run(

@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from backfill.emulator.pgserver import free_port
 from backfill.sync import postgres as sync_postgres
 from backfill.sync.pgurl import mask_url
+from tests.pg.pgserver import free_port
 from tests.sync.conftest import SECRET, Production, one_line_error, writer
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.emulator.sample import World
+from standin.sample import World
 from tests.conftest import FAST, serving, table
 from tests.sync.conftest import Production
 from tests.sync.test_sync import duck_values, expected, reported

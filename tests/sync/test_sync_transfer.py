@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import psycopg
 
-from backfill.emulator.pgserver import PgServer
+from tests.pg.pgserver import PgServer
 from tests.sync.conftest import Production
 from tests.sync.relay import Relay
 from tests.sync.test_sync import duck_values

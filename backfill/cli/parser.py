@@ -1,0 +1,303 @@
+"""The command line's words: commands, options, their help, the environment and the exit codes."""
+
+from __future__ import annotations
+
+import argparse
+
+from backfill.cli import signals as interrupts
+from backfill.cli.args import HelpFormatter, Parser, commands, version_option
+from backfill.cli.args import number as _number
+from backfill.config import DEFAULT_OEMBED_RATE
+from backfill.sync.model import DEFAULT_CONNECT_TIMEOUT
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_RATE_LIMITED = 75  # EX_TEMPFAIL: try again later
+EXIT_SIGINT = interrupts.EXIT_SIGINT
+EXIT_SIGTERM = interrupts.EXIT_SIGTERM
+EXIT_BROKEN_PIPE = 141  # what a shell reports for SIGPIPE: the reader (e.g. `| head`) stopped reading
+
+DEFAULT_RATE = 5.0
+DEFAULT_CONCURRENCY = 8
+DEFAULT_MAX_WAIT = 120.0
+DEFAULT_LOCK_TIMEOUT = 30.0
+VERIFY_LOCK_TIMEOUT = 5.0  # verify waits this long for a run's flush (or the dashboard) to let go of the file
+
+_EXIT_MEANINGS = {
+    EXIT_OK: "done (ids Spotify does not know, or that have no image, are not errors)",
+    EXIT_FAILED: "some items failed after retries (they stay empty; run again), or Spotify refused access",
+    EXIT_USAGE: "usage, configuration or database error (nothing was written)",
+    EXIT_RATE_LIMITED: "stopped early by Spotify's rate limit or daily quota (work so far is saved)",
+    EXIT_SIGINT: f"interrupted by Ctrl-C (SIGINT);  {EXIT_SIGTERM}: terminated (SIGTERM)",
+    EXIT_BROKEN_PIPE: "stdout was closed early (e.g. `backfill verify | head`): stopped quietly",
+}
+_EXIT_DONE = {"sync": "done (or nothing to push)", "verify": "done", "undo": "done (or nothing to undo)"}
+_EXIT_USAGE = {
+    "sync": "usage, configuration, database or Postgres error (Postgres unchanged)",
+    "verify": "usage or database error",
+}
+
+_VARIABLES = {
+    "SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET": "app credentials (optional: without them, `run` uses oEmbed)",
+    "BACKFILL_DB": "database file (default data/spotify.duckdb; ~ is home); --db overrides it",
+    "SPOTIFY_API_URL": "default https://api.spotify.com/v1",
+    "SPOTIFY_TOKEN_URL": "default https://accounts.spotify.com/api/token",
+    "SPOTIFY_OEMBED_URL": "default https://open.spotify.com/oembed",
+    "POSTGRES_URL": "the dashboard's production Postgres (`sync`, `run --sync`); --postgres overrides it",
+    "HTTPS_PROXY, HTTP_PROXY, NO_PROXY": "the usual proxy settings, read once at start",
+    "BACKFILL_TIMEOUT": "seconds to wait for one answer (default 30)",
+    "BACKFILL_GIVE_UP_AFTER": "a source with no answer at all for this long is given up (default 90)",
+}
+# Each command's own: the variables it reads and the exit codes it can end with.
+_USES: dict[str | None, tuple[tuple[str, ...], tuple[int, ...]]] = {
+    None: (tuple(_VARIABLES), tuple(_EXIT_MEANINGS)),  # the overview: everything
+    "run": (tuple(_VARIABLES), tuple(_EXIT_MEANINGS)),
+    "sync": (("BACKFILL_DB", "POSTGRES_URL"), (EXIT_OK, EXIT_USAGE, EXIT_SIGINT, EXIT_BROKEN_PIPE)),
+    "verify": (("BACKFILL_DB",), (EXIT_OK, EXIT_USAGE, EXIT_SIGINT, EXIT_BROKEN_PIPE)),
+    "undo": (("BACKFILL_DB",), (EXIT_OK, EXIT_USAGE, EXIT_SIGINT, EXIT_BROKEN_PIPE)),
+    "demo": ((), (EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT)),  # its own emulator: no setting read
+}
+
+
+def epilog(command: str | None) -> str:
+    """The environment and exit codes that apply to `command` (None: the overview)."""
+    names, codes = _USES[command]
+    parts = []
+    if names:
+        head = (
+            "environment (also read from the nearest .env, here or in a parent directory; the real environment wins):"
+        )
+        rows = [f"  {n:<18}  {_VARIABLES[n]}" if len(n) <= 18 else f"  {n}   {_VARIABLES[n]}" for n in names]
+        parts.append("\n".join([head, *rows]))
+    meanings = {**_EXIT_MEANINGS, EXIT_OK: _EXIT_DONE.get(command or "", _EXIT_MEANINGS[EXIT_OK])}
+    meanings[EXIT_USAGE] = _EXIT_USAGE.get(command or "", _EXIT_MEANINGS[EXIT_USAGE])
+    parts.append("\n".join(["exit codes:", *(f"  {c:<4} {meanings[c]}" for c in codes)]))
+    return "\n\n".join(parts)
+
+
+class UsageError(Exception):
+    pass
+
+
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="PATH", help="database file (default: $BACKFILL_DB or data/spotify.duckdb)")
+
+
+def _postgres_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--postgres", metavar="URL", help="Postgres URL (default: $POSTGRES_URL)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = HelpFormatter
+    parser = Parser(
+        prog="backfill",
+        description="Fill missing Spotify image URLs (album art, artist photos) in a listening-history "
+        "DuckDB database. Without a command, `run` is assumed. `backfill help COMMAND` shows a command's "
+        "options.",
+        epilog=epilog(None),
+        formatter_class=fmt,
+    )
+    version_option(parser)
+    sub = parser.add_subparsers(dest="command", title="commands")
+
+    run = sub.add_parser(
+        "run",
+        help="fetch missing images from Spotify and store them (the default)",
+        description="Fetch album art for tracks and photos for artists whose image column is NULL, and store "
+        "them. Only NULL columns are filled; nothing else in the database changes.",
+        epilog=epilog("run"),
+        formatter_class=fmt,
+    )
+    _db_option(run)
+    run.add_argument("--only", choices=("tracks", "artists"), help="fetch one kind only")
+    run.add_argument(
+        "--rate",
+        type=_number(float),
+        default=DEFAULT_RATE,
+        metavar="R",
+        help=f"at most R requests per second, evenly paced (default {DEFAULT_RATE:g}: Spotify allows an "
+        "unpublished number per rolling 30 s; this stays well under it)",
+    )
+    run.add_argument(
+        "--source",
+        choices=("auto", "api", "oembed"),
+        default="auto",
+        help="where images come from. auto (default): without credentials oEmbed; with them the Web API's "
+        "batch endpoints where the app may use them, else oEmbed, with single Web API calls for what oEmbed "
+        "cannot answer. api: the Web API only. oembed: oEmbed only (no credentials, no Web API quota)",
+    )
+    run.add_argument(
+        "--oembed-rate",
+        type=_number(float),
+        default=DEFAULT_OEMBED_RATE,
+        metavar="R",
+        help=f"at most R oEmbed requests per second (default {DEFAULT_OEMBED_RATE:g}); lowered automatically "
+        "on 429s and raised back after a run of successes",
+    )
+    run.add_argument(
+        "--concurrency",
+        type=_number(int),
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"at most N requests in flight (default {DEFAULT_CONCURRENCY})",
+    )
+    run.add_argument(
+        "--max-wait",
+        type=_number(float, zero_ok=True),
+        default=DEFAULT_MAX_WAIT,
+        metavar="SECONDS",
+        help="the longest Retry-After worth sleeping through; a longer one (e.g. the daily quota) stops the "
+        f"run with exit {EXIT_RATE_LIMITED} and says when to resume (default {DEFAULT_MAX_WAIT:g})",
+    )
+    run.add_argument(
+        "--retries",
+        type=int,
+        choices=range(0, 11),
+        default=5,
+        metavar="N",
+        help="retries for server errors, timeouts and dropped connections, with exponential backoff "
+        "(0-10, default 5); then the item counts as failed and stays empty",
+    )
+    run.add_argument(
+        "--lock-timeout",
+        type=_number(float, zero_ok=True),
+        default=DEFAULT_LOCK_TIMEOUT,
+        metavar="SECONDS",
+        help="how long to wait, with backoff, for a database another process holds (at start and at each "
+        f"write; the file is held only while read or written) before exit {EXIT_USAGE} (default "
+        f"{DEFAULT_LOCK_TIMEOUT:g})",
+    )
+    run.add_argument("--json", action="store_true", help="print one JSON object on stdout; text goes to stderr")
+    run.add_argument(
+        "--dry-run", action="store_true", help="count what would be fetched and estimate requests; no network"
+    )
+    run.add_argument(
+        "--retry-misses",
+        action="store_true",
+        help="ask again for ids that earlier runs found missing on Spotify or without an image",
+    )
+    run.add_argument(
+        "--recheck-after",
+        type=_number(float, zero_ok=True),
+        metavar="DAYS",
+        help="ask again for remembered misses checked more than DAYS days ago",
+    )
+    run.add_argument(
+        "--refresh",
+        action="store_true",
+        help="fetch again the images rows already have, and replace those Spotify changed (journaled: "
+        "`backfill undo --last` puts them back); a run without it only fills empty ones",
+    )
+    run.add_argument(
+        "--older-than",
+        type=_number(float, zero_ok=True),
+        metavar="DAYS",
+        help="with --refresh: skip ids a refresh already checked within the last DAYS days",
+    )
+    run.add_argument("--sync", action="store_true", help="after a successful run, `backfill sync` to Postgres")
+    _postgres_option(run)
+
+    sync_cmd = sub.add_parser(
+        "sync",
+        help="push the images Postgres lacks to the dashboard's production Postgres",
+        description="Copy album art, artist photos and recovered artist ids from the DuckDB history to the "
+        "dashboard's Postgres, where Postgres has NULL. Matches tracks on spotify_track_uri and artists on "
+        "artist_name; never adds, deletes or overwrites anything. One transaction: readers see the data before "
+        "or after, never in between. Needs psycopg: pip install 'backfill[postgres]'.",
+        epilog=epilog("sync"),
+        formatter_class=fmt,
+    )
+    _db_option(sync_cmd)
+    _postgres_option(sync_cmd)
+    sync_cmd.add_argument(
+        "--connect-timeout",
+        type=_number(int),
+        default=DEFAULT_CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up connecting to Postgres after this long (default {DEFAULT_CONNECT_TIMEOUT}; at least 2)",
+    )
+    sync_cmd.add_argument("--dry-run", action="store_true", help="count what would be pushed; write nothing")
+    sync_cmd.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    verify = sub.add_parser(
+        "verify",
+        help="show image coverage and what is still missing (read-only, no credentials)",
+        description="Read-only report: tracks and artists with and without images, why rows are still "
+        "missing one, and a sample of each. Needs no credentials.",
+        epilog=epilog("verify"),
+        formatter_class=fmt,
+    )
+    _db_option(verify)
+    verify.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    verify.add_argument(
+        "--html",
+        metavar="PATH",
+        help="also write a self-contained HTML page: coverage, the Top 50 tracks and artists with their images, "
+        "and what is missing (an existing file is replaced only if it is an HTML page)",
+    )
+    verify.add_argument(
+        "--embed-images",
+        action="store_true",
+        help="with --html: fetch each picture of the Top lists (http(s) only, 2 MB at most, a few seconds in all) "
+        "and put it inside the page, which then shows them offline; a picture not fetched keeps its URL",
+    )
+
+    undo = sub.add_parser(
+        "undo",
+        help="put back the images a refresh replaced",
+        description="Restore the values a `run --refresh` replaced, newest first. A value changed since the "
+        "refresh is left alone. Needs no credentials.",
+        epilog=epilog("undo"),
+        formatter_class=fmt,
+    )
+    _db_option(undo)
+    which = undo.add_mutually_exclusive_group(required=True)
+    which.add_argument("--last", action="store_true", help="undo the last refresh run")
+    which.add_argument("--since", metavar="TIME", help="undo every change made at or after TIME (ISO 8601, local time)")
+    undo.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    demo = sub.add_parser(
+        "demo",
+        help="build a sample history and backfill it from a local Spotify emulator (no credentials)",
+        description="Write a sample listening history (to data/demo.duckdb unless --db says), start the local "
+        "Spotify emulator, run the real backfill against it, then verify, writing data/demo.html with its "
+        "pictures inside. Needs no credentials or network. "
+        "It exits with the code of its backfill run.",
+        epilog=epilog("demo"),
+        formatter_class=fmt,
+    )
+    demo.add_argument(
+        "--db",
+        metavar="PATH",
+        default="data/demo.duckdb",
+        help="where to write the sample (default data/demo.duckdb); an existing file is replaced only if an "
+        "earlier demo made it",
+    )
+    demo.add_argument("--tracks", type=_number(int), default=1500, metavar="N", help="rows in tracks (default 1500)")
+    demo.add_argument(
+        "--artists",
+        type=_number(int),
+        default=400,
+        metavar="N",
+        help="artists the emulator knows (default 400); the artists table has a few more rows: names that share "
+        "an id or have none",
+    )
+    demo.add_argument("--plays", type=_number(int), default=4000, metavar="N", help="rows in plays (default 4000)")
+    demo.add_argument("--batch", action="store_true", help="emulate an Extended Quota app (batch endpoints allowed)")
+    demo.add_argument("--rate", type=_number(float), default=40.0, metavar="R", help="requests per second (default 40)")
+    demo.add_argument(
+        "--port",
+        type=_number(int, zero_ok=True),
+        default=8765,
+        metavar="N",
+        help="the emulator's port, which the database's image URLs name (default 8765; 0: any free port)",
+    )
+
+    help_ = sub.add_parser(
+        "help", help="show the options of a command", description="Show the options of COMMAND.", formatter_class=fmt
+    )
+    help_.add_argument("topic", nargs="?", metavar="COMMAND", help="run, verify, demo, ... (default: an overview)")
+    for command in commands(parser).values():
+        version_option(command)
+    return parser

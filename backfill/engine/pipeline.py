@@ -1,0 +1,249 @@
+"""Producer → workers → writer.
+
+- The producer reads pending ids from the store's queue, page by page, shapes them into jobs (jobs.py) and
+  puts them on a bounded job queue (memory does not grow with the table).
+- Workers turn jobs into Spotify requests through the client (which paces them and owns the Retry-After gate)
+  and put one Outcome per id on a bounded result queue.
+- One writer drains the results and writes them in a few short holds of the file (backfill.engine.writer).
+Data flows one way; a stop (quota, signal, fatal error) cancels the fetching side and lets the writer
+commit what was already fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, TypeVar
+
+from backfill.config import DEFAULT_WRITE_RESULTS, DEFAULT_WRITE_SECONDS
+from backfill.engine.fetching import ArtistJob, Fetcher, TrackJob
+from backfill.engine.jobs import artist_jobs, track_groups, track_jobs
+from backfill.engine.watchdog import Watchdog
+from backfill.engine.writer import DONE, Writer
+from backfill.sources.answers import Answer
+from backfill.sources.api import SpotifyClient
+from backfill.sources.http import Kind, RateLimited
+from backfill.sources.oembed import OEmbedClient
+from backfill.sources.pacing import Pace
+from backfill.store.store import Outcome, Plan, Store
+
+T = TypeVar("T")
+Stopped = Literal["rate_limited", "interrupted", "error"]
+RESULTS_QUEUED = 10_000
+
+
+class Progress(Protocol):
+    def advance(self, kind: str, n: int) -> None: ...
+
+    def waiting(self, seconds: float, reason: str) -> None: ...  # e.g. (22, "Retry-After"): all requests held
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class KindStats:
+    pending: int = 0
+    updated: int = 0  # image rows committed (not ids fetched: a row filled meanwhile by another is not counted)
+    no_image: int = 0  # these three: answers whose transaction committed (backfill.engine.writer)
+    not_found: int = 0
+    found: int = 0  # ids with an image
+    failed: int = 0
+    recovered: int = 0  # artist rows given the id Spotify confirmed (committed)
+    unwritten: int = 0  # answers fetched whose write failed: the next run asks again
+
+    @property
+    def answered(self) -> int:
+        return self.found + self.no_image + self.not_found + self.failed
+
+    @property
+    def remaining(self) -> int:
+        """Pending ids this run did not reach (it was stopped)."""
+        return self.pending - self.answered
+
+
+@dataclass
+class RunResult:
+    stats: dict[str, KindStats]
+    requests: dict[str, Counter[str]] = field(default_factory=dict)  # source → kind → requests sent
+    served: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, source) → items answered
+    paces: dict[str, Pace] = field(default_factory=dict)  # source → its pace (rates reached, for the summary)
+    stopped: Stopped | None = None
+    resume_after: datetime | None = None
+    quota: bool = False
+    rate_limited_by: str | None = None  # the source whose wait stopped the run
+    error: BaseException | None = None
+    diagnosis: str = ""  # what the not-found and failed answers had in common
+    unremembered: int = 0  # "not found" answers not remembered, since nothing else worked either
+    given_up: dict[str, Exception] = field(default_factory=dict)  # source → why, while the other did its work
+
+    def requests_of(self, kind: str) -> int:
+        return sum(per_kind.get(kind, 0) for per_kind in self.requests.values())
+
+    @property
+    def total_requests(self) -> int:
+        return sum(sum(per_kind.values()) for per_kind in self.requests.values())
+
+
+class Pipeline:
+    def __init__(
+        self,
+        store: Store,
+        plan: Plan,
+        *,
+        api: SpotifyClient | None = None,
+        oembed: OEmbedClient | None = None,
+        kinds: tuple[str, ...] = ("tracks", "artists"),
+        workers: int = 8,
+        progress: Progress | None = None,
+        write_seconds: float = DEFAULT_WRITE_SECONDS,
+        write_results: int = DEFAULT_WRITE_RESULTS,
+    ) -> None:
+        self._store = store
+        self._fetch = Fetcher(api, oembed, self._emit)
+        self._watch = Watchdog()
+        self._kinds = kinds
+        self._workers = workers
+        self._progress = progress
+        self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="duckdb")
+        self._jobs: asyncio.Queue[TrackJob | ArtistJob | None] = asyncio.Queue(maxsize=workers * 2)
+        self._results: asyncio.Queue[Any] = asyncio.Queue(maxsize=RESULTS_QUEUED)
+        self._stop = asyncio.Event()
+        self._streams: list[Iterator[Any]] = []  # DuckDB result streams, closed before the DB thread ends
+        self.result = RunResult(
+            stats={
+                "tracks": KindStats(plan.tracks.pending if "tracks" in kinds else 0),
+                "artists": KindStats(plan.artists.pending if "artists" in kinds else 0),
+            },
+            requests={s.name: s.requests for s in (api, oembed) if s is not None},
+            served=self._fetch.served,
+            given_up=self._fetch.given_up,  # type: ignore[arg-type]
+            paces={s.name: s.pace for s in (api, oembed) if s is not None},
+        )
+
+        # -- control -----------------------------------------------------------------------------------
+
+        self.writer = Writer(
+            store,
+            self.result,
+            self._results,
+            db=self._db,
+            halt=lambda: self.halt("error"),
+            every_seconds=write_seconds,
+            every_results=write_results,
+            progress=progress,
+        )
+
+    def halt(self, reason: Stopped) -> None:
+        """Stop fetching (first reason wins); what was fetched is still written."""
+        if self.result.stopped is None:
+            self.result.stopped = reason
+        self._stop.set()
+
+    async def run(self) -> RunResult:
+        try:
+            fetchers = [asyncio.create_task(self._guard(self._produce()))]
+            fetchers += [asyncio.create_task(self._guard(self._work())) for _ in range(self._workers)]
+            writer = asyncio.create_task(self._guard(self.writer.run()))
+            all_fetched = asyncio.ensure_future(asyncio.wait(fetchers))
+            stop = asyncio.create_task(self._stop.wait())
+            try:
+                await asyncio.wait({all_fetched, stop}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in fetchers:
+                    task.cancel()
+                await asyncio.gather(*fetchers, return_exceptions=True)
+                all_fetched.cancel()
+                stop.cancel()
+                if not writer.done():
+                    if self.result.stopped is None:  # a normal end: a few misses and nothing else are real
+                        for outcome in self._watch.settle():
+                            await self._results.put(outcome)
+                    await self._results.put(DONE)
+                await writer
+        finally:
+            streams, self._streams = self._streams, []
+            self._db_thread.submit(lambda: [stream.close() for stream in streams])  # type: ignore[attr-defined]
+            self._db_thread.shutdown(wait=True)
+        self._settle_watchdog()
+        return self.result
+
+    def _settle_watchdog(self) -> None:
+        """Misses held back because nothing worked are counted, but not remembered (never written)."""
+        for outcome in self._watch.held:
+            self.result.stats[outcome.kind].not_found += 1
+        self.result.unremembered = len(self._watch.held)
+        self.result.diagnosis = self._watch.diagnosis()
+
+    async def _guard(self, coro: Any) -> None:
+        try:
+            await coro
+        except RateLimited as exc:
+            self.result.resume_after = exc.resume_after
+            self.result.quota = exc.quota
+            self.result.rate_limited_by = exc.source
+            self.halt("rate_limited")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self.result.error is None:
+                self.result.error = exc
+            self.halt("error")
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._db_thread, fn, *args)
+
+    # -- producer ----------------------------------------------------------------------------------
+
+    async def _produce(self) -> None:
+        """Queue both kinds' jobs, alternating, so that neither waits for the other to be done.
+
+        Each kind's jobs come out most-played first; alternating keeps Top Tracks and Top Artists
+        filling side by side when a quota stops the run early.
+        """
+        sources: list[AsyncIterator[TrackJob | ArtistJob]] = []
+        if "tracks" in self._kinds:
+            sources.append(track_jobs(self._fetch, track_groups(self._rows(self._store.stream_tracks()))))
+        if "artists" in self._kinds and self._store.schema.has_artists:
+            sources.append(artist_jobs(self._fetch, self._rows(self._store.stream_artists())))
+        try:
+            while sources:
+                for source in list(sources):
+                    try:
+                        job = await anext(source)
+                    except StopAsyncIteration:
+                        sources.remove(source)
+                        continue
+                    await self._jobs.put(job)
+        finally:
+            for source in sources:
+                await source.aclose()  # type: ignore[attr-defined]
+        # Only after a normal end: a stopped run cancels the workers, and a full queue would never drain.
+        for _ in range(self._workers):
+            await self._jobs.put(None)
+
+    async def _rows(self, stream: Iterator[list[T]]) -> AsyncIterator[T]:
+        """Rows of a DuckDB stream, fetched chunk by chunk on the DB thread."""
+        self._streams.append(stream)
+        while chunk := await self._db(next, stream, None):
+            for row in chunk:
+                yield row
+
+    # -- workers -----------------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while (job := await self._jobs.get()) is not None:
+            if isinstance(job, TrackJob):
+                await self._fetch.tracks(job)
+            else:
+                await self._fetch.artists(job)
+
+    async def _emit(
+        self, kind: Kind, item_id: str, answer: Answer, source: str, http_status: int, names: tuple[str, ...]
+    ) -> None:
+        outcome = Outcome(kind, item_id, answer.status, url=answer.url, names=names)
+        for passed in self._watch.see(outcome, http_status, source):
+            await self._results.put(passed)

@@ -1,0 +1,228 @@
+"""One backfill run, set-up checks included: what `backfill run` does once its arguments are read."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import aiohttp
+
+from backfill.config import DEFAULT_OEMBED_RATE, Settings
+from backfill.engine.pipeline import Pipeline, Progress, RunResult
+from backfill.sources.api import SpotifyClient
+from backfill.sources.auth import CredentialsRejected, TokenSource, TokenUnavailable
+from backfill.sources.http import ClientOptions, RateLimited
+from backfill.sources.oembed import OEmbedClient
+from backfill.store.store import MissFilter, Plan, Store, StoreError
+from backfill.store.waits import Wait
+
+SourceChoice = Literal["auto", "api", "oembed"]
+T = TypeVar("T")
+# Tests set this to a file name: planning writes it, then runs a query that lasts until interrupted, so that a
+# signal lands while DuckDB works on the connection, at a known point.
+PLANNING_MARKER = "BACKFILL_TEST_PLANNING_MARKER"
+
+
+class SetupError(Exception):
+    """A check before the first write failed; nothing was written."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    settings: Settings
+    kinds: tuple[str, ...] = ("tracks", "artists")
+    misses: MissFilter = field(default_factory=MissFilter)
+    client: ClientOptions = field(default_factory=ClientOptions)
+    source: SourceChoice = "auto"
+    oembed: ClientOptions = field(default_factory=lambda: ClientOptions(rate=DEFAULT_OEMBED_RATE))
+    lock_timeout: float = 30.0  # seconds to wait for a file another process holds: at start, and for a write
+    refresh: bool = False  # fetch again the images rows already have (backfill.store.refresh)
+    older_than_days: float | None = None  # refresh: skip ids a refresh checked within this many days
+
+    def sources(self, *, check: bool = True) -> tuple[bool, bool]:
+        """(use the Web API, use oEmbed). Raises ConfigError when the API is needed but a credential is missing
+        (unless `check` is false: a dry run needs no credentials).
+
+        auto: without any credential, oEmbed alone; with them, the API's batch endpoints where allowed and
+        oEmbed instead of single-item API calls (which stay the fallback).
+        """
+        if self.source == "oembed":
+            return False, True
+        if self.source == "api":
+            if check:
+                self.settings.require_credentials()
+            return True, False
+        if not self.settings.has_credentials:
+            return False, True
+        if check:
+            self.settings.require_credentials()  # one credential without the other: name the missing one
+        return True, True
+
+
+@dataclass
+class RunReport:
+    result: RunResult
+    plan: Plan
+    db: dict[str, tuple[int, int]]  # per table: (rows, rows with an image), after the run
+    replaced: dict[str, int] | None = None  # refresh: per kind, images replaced (and journaled)
+    replaced_ids: dict[str, int] | None = None  # refresh: per kind, the ids whose answer replaced them
+
+
+def open_store(config: RunConfig, *, read_only: bool, for_run: bool = False) -> Store:
+    """The store a run needs: the plain one, or (with --refresh) the one that queues rows with an image."""
+    store_class = Store
+    if config.refresh:
+        from backfill.store.refresh import RefreshStore
+
+        store_class = RefreshStore
+    store = store_class.open(
+        config.settings.db_path,
+        read_only=read_only,
+        need_artists="artists" in config.kinds,
+        for_run=for_run,
+        lock_timeout=config.lock_timeout,
+    )
+    if config.refresh:
+        store.older_than_days = config.older_than_days  # type: ignore[attr-defined]
+    return store
+
+
+def make_plan(config: RunConfig) -> Plan:
+    """Check the database read-only and count what is pending (raises StoreError)."""
+    store = open_store(config, read_only=True, for_run=True)
+    try:
+        plan = store.plan(config.misses, config.kinds)
+        if config.sources(check=False)[0]:
+            plan.api_wait = store.source_wait("api")  # a quota an earlier run met: no request before its end
+        return plan
+    finally:
+        store.close()
+
+
+async def execute(
+    config: RunConfig,
+    plan: Plan,
+    *,
+    progress: Callable[[Plan], Progress] | None = None,
+    started: Callable[[Pipeline], None] | None = None,
+) -> RunReport:
+    """Fetch and store. `plan` comes from make_plan(); `started` receives the pipeline (to halt it)."""
+    settings, kinds = config.settings, config.kinds
+    use_api, use_oembed = config.sources()
+    nothing_to_do = plan.tracks.pending + plan.artists.pending == 0
+    connector = aiohttp.TCPConnector(limit=config.client.concurrency + config.oembed.concurrency)
+    # Proxies from the environment are looked up once (backfill.sources.proxy), not by trust_env on every request.
+    async with aiohttp.ClientSession(connector=connector) as session:
+        api = oembed = None
+        if use_api:
+            client_id, client_secret = settings.require_credentials()
+            tokens = TokenSource(session, settings.token_url, client_id, client_secret, timeout=config.client.timeout)
+            api = SpotifyClient(session, tokens, settings.api_url, config.client)
+            wait = plan.api_wait
+            if wait is not None and wait.seconds > 0:  # shut for this run: auto moves its work to oEmbed at once
+                api.pace.gate.shut(RateLimited(wait.seconds, wait.quota, "api"))
+            elif not nothing_to_do:
+                try:
+                    await tokens.get()  # the credentials are part of the set-up check
+                except (CredentialsRejected, TokenUnavailable) as exc:
+                    raise SetupError(str(exc)) from None
+        if use_oembed:
+            oembed = OEmbedClient(session, settings.oembed_url, config.oembed)
+        # Nothing pending: no token, no request and no write, so a read-only connection will do (unless an
+        # earlier version's log must be rebuilt, which needs no network). DuckDB calls run on a thread so that
+        # signals are still handled while they work.
+        read_only = nothing_to_do and not plan.log_repair
+        store = await asyncio.to_thread(lambda: open_store(config, read_only=read_only))
+        try:
+            # Again: another process may have filled rows since the first look. Then let go of the file: the
+            # writer attaches it for each batch.
+            plan = dataclasses.replace(
+                await _on_thread(store, lambda: _plan(store, config.misses, kinds)), api_wait=plan.api_wait
+            )
+            await _on_thread(store, store.release)
+            bars = progress(plan) if progress else None
+            if bars is not None:
+                for source in (api, oembed):
+                    if source is not None:
+                        source.pace.gate.on_close = _waiting(bars, source.name)
+            pipeline = Pipeline(
+                store,
+                plan,
+                api=api,
+                oembed=oembed,
+                kinds=kinds,
+                workers=config.client.concurrency,
+                progress=bars,
+                write_seconds=settings.write_seconds,
+                write_results=settings.write_results,
+            )
+            if started:
+                started(pipeline)
+            try:
+                result = await pipeline.run()
+            finally:
+                if bars is not None:
+                    bars.close()
+            await _note_wait(store, result, plan)
+            await asyncio.to_thread(store.release)
+            db = store.counts_now()  # the plan's counts plus what was committed: the file is not opened again
+            if config.refresh:
+                return RunReport(result, plan, db, store.replaced, store.replaced_ids)  # type: ignore[attr-defined]
+            return RunReport(result, plan, db)
+        finally:
+            store.close()
+
+
+async def _on_thread(store: Store, work: Callable[[], T]) -> T:
+    """Run a blocking store call on a thread. Cancelled (Ctrl-C, SIGTERM), interrupt DuckDB's query and wait
+    for the thread to give the connection back: closing it meanwhile would fail as busy."""
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        # DuckDB interrupts only a query that is running: a signal just before the next statement starts would be
+        # lost, so interrupt again until the work gives up.
+        while not task.done():
+            store.interrupt()
+            await asyncio.wait({task}, timeout=0.05)
+        with contextlib.suppress(Exception):  # the query's own "interrupted" error: the cancel is what counts
+            task.result()
+        raise
+
+
+def _plan(store: Store, misses: MissFilter, kinds: tuple[str, ...]) -> Plan:
+    marker = os.environ.get(PLANNING_MARKER)
+    if marker:
+        Path(marker).write_text("planning\n")
+        store.reader().execute("SELECT max(hash(range)) FROM range(1_000_000_000_000)").fetchall()
+    return store.plan(misses, kinds)
+
+
+async def _note_wait(store: Store, result: RunResult, plan: Plan) -> None:
+    """Remember a wait the Web API asked for that outlasts --max-wait, so a later run spends nothing on it."""
+    limited = result.given_up.get("api")
+    if result.rate_limited_by == "api" and result.resume_after is not None:
+        wait = Wait(result.resume_after, result.quota)
+    elif isinstance(limited, RateLimited):
+        wait = Wait(limited.resume_after, limited.quota)
+    else:
+        return
+    if plan.api_wait is not None and abs((plan.api_wait.resume_after - wait.resume_after).total_seconds()) < 60:
+        return  # the remembered one, met again
+    if isinstance(result.error, StoreError):
+        return
+    try:
+        await asyncio.to_thread(store.note_wait, "api", wait)
+    except StoreError as exc:
+        result.error, result.stopped = exc, "error"
+
+
+def _waiting(bars: Progress, source: str) -> Callable[[float], None]:
+    label = "Retry-After" if source == "api" else "oEmbed Retry-After"
+    return lambda seconds: bars.waiting(seconds, label)

@@ -1,0 +1,106 @@
+"""Filling in: a batch of outcomes, written by `Store.apply` as a handful of set-based statements.
+
+Only NULL image columns are filled, and every UPDATE says so in its WHERE clause, so a value written by someone
+else meanwhile is never overwritten. The misses log (`backfill_log`) is created with the first miss to remember.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from backfill.ids import TRACK_URI_PREFIX
+from backfill.records import REMEMBERED, Outcome, utcnow
+from backfill.store.schema import LOG_DDL, LOG_TABLE, one
+
+
+@dataclass
+class Batch:
+    """A batch of outcomes sorted into what each statement writes."""
+
+    track_urls: dict[str, str] = field(default_factory=dict)
+    artist_urls: dict[str, str] = field(default_factory=dict)
+    recovered: dict[str, str] = field(default_factory=dict)  # artist name → the id Spotify confirmed
+    misses: dict[tuple[str, str], str] = field(default_factory=dict)  # (log kind, id) → outcome to remember
+    found: dict[tuple[str, str], None] = field(default_factory=dict)  # (log kind, id) whose log entry to clear
+
+    @classmethod
+    def of(cls, outcomes: Sequence[Outcome], retrying: bool) -> Batch:
+        """`retrying`: the plan queued remembered misses again, so a hit must clear its log entry."""
+        batch = cls()
+        for o in outcomes:
+            log_kind = "track" if o.kind == "tracks" else "artist"
+            if o.status == "updated" and o.url:
+                (batch.track_urls if o.kind == "tracks" else batch.artist_urls)[o.id] = o.url
+                if retrying:  # otherwise no fetched id can have a log entry to clear
+                    batch.found[(log_kind, o.id)] = None
+            elif o.status in REMEMBERED:
+                batch.misses[(log_kind, o.id)] = o.status
+            if o.status in ("updated", "no_image"):
+                for name in o.names:  # only an id Spotify confirmed is written back
+                    batch.recovered[name] = o.id
+        return batch
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to write (an id in `found` always has a URL to write too)."""
+        return not (self.track_urls or self.artist_urls or self.recovered or self.misses)
+
+
+def write(con: duckdb.DuckDBPyConnection, batch: Batch, has_log: bool) -> dict[str, int]:
+    """Write a batch inside the caller's transaction; the image rows filled per kind, and under "recovered" the
+    artist rows given their id (`has_log`: the misses log exists already; it is created here when a miss needs
+    it)."""
+    filled = {"tracks": 0, "artists": 0, "recovered": 0}
+    if batch.track_urls:
+        filled["tracks"] = _changed(
+            con,
+            """UPDATE tracks SET album_image_url = u.url
+               FROM (SELECT unnest($1::VARCHAR[]) AS uri, unnest($2::VARCHAR[]) AS url) u
+               WHERE tracks.spotify_track_uri = u.uri AND tracks.album_image_url IS NULL""",
+            [[TRACK_URI_PREFIX + i for i in batch.track_urls], list(batch.track_urls.values())],
+        )
+    if batch.recovered:
+        filled["recovered"] = _changed(
+            con,
+            """UPDATE artists SET spotify_artist_id = r.id
+               FROM (SELECT unnest($1::VARCHAR[]) AS name, unnest($2::VARCHAR[]) AS id) r
+               WHERE artists.artist_name = r.name AND artists.spotify_artist_id IS NULL""",
+            [list(batch.recovered), list(batch.recovered.values())],
+        )
+    if batch.artist_urls:
+        filled["artists"] = _changed(
+            con,
+            """UPDATE artists SET image_url = u.url
+               FROM (SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url) u
+               WHERE artists.spotify_artist_id = u.id AND artists.image_url IS NULL""",
+            [list(batch.artist_urls), list(batch.artist_urls.values())],
+        )
+    misses = batch.misses
+    if misses and not has_log:
+        con.execute(LOG_DDL.format(name=LOG_TABLE))
+        has_log = True
+    if has_log and (misses or batch.found):
+        # An upsert by hand: the log has no key, because DuckDB 2.0 writes indexes that older DuckDB
+        # versions cannot read (see README, "Compatibility"). Same transaction, so never two rows.
+        stale = [*batch.found, *misses]
+        con.execute(
+            f"""DELETE FROM {LOG_TABLE} WHERE (kind, spotify_id) IN
+                (SELECT (unnest($1::VARCHAR[]), unnest($2::VARCHAR[])))""",
+            [[k for k, _ in stale], [i for _, i in stale]],
+        )
+    if misses:
+        con.execute(
+            f"""INSERT INTO {LOG_TABLE}
+                SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), $4""",
+            [[k for k, _ in misses], [i for _, i in misses], list(misses.values()), utcnow()],
+        )
+    return filled
+
+
+def _changed(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> int:
+    """Run an UPDATE; the number of rows it changed."""
+    return int(one(con, sql, params))
