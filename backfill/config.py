@@ -10,6 +10,8 @@ from typing import Any
 
 from dotenv import dotenv_values, find_dotenv
 
+from backfill.errors import ConfigError
+
 DEFAULT_DB = "data/spotify.duckdb"
 DEFAULT_API_URL = "https://api.spotify.com/v1"
 DEFAULT_TOKEN_URL = "https://accounts.spotify.com/api/token"
@@ -21,10 +23,6 @@ DEFAULT_OEMBED_RATE = 10.0  # oEmbed requests per second to start from (and neve
 # A SIGKILL loses at most that much fetched work; Ctrl-C and SIGTERM write it first.
 DEFAULT_WRITE_SECONDS = 10.0
 DEFAULT_WRITE_RESULTS = 100_000  # also the largest batch: bigger ones gain little (one table scan per UPDATE)
-
-
-class ConfigError(Exception):
-    """A setting is missing or unusable; the message names it."""
 
 
 @dataclass(frozen=True)

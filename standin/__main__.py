@@ -6,9 +6,9 @@ import argparse
 import asyncio
 import signal
 import sys
+import textwrap
 from collections.abc import Sequence
 
-from backfill.cli.args import HelpFormatter
 from standin import faults
 from standin.accounts import TOKEN_FAULTS
 from standin.config import EmulatorConfig
@@ -26,6 +26,13 @@ _EPILOG = (
 )
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The description keeps its lines; an option's help is never split at a hyphen ("client-secret")."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     # Imported here: the sample generator is only needed when running standalone.
     from standin.sample import SampleSpec
@@ -37,7 +44,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Serve a stand-in Spotify Web API (token endpoint, tracks, artists, albums) for tests, "
         "the demo and trying backfill by hand. Needs no network.",
         epilog=_EPILOG,
-        formatter_class=HelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     add = parser.add_argument
     add("--host", metavar="ADDRESS", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

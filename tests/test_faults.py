@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 
 from backfill.config import load_settings
-from backfill.engine.runner import RunConfig, SetupError, execute, make_plan
+from backfill.engine.runner import RunConfig, execute, make_plan
+from backfill.errors import SetupError
 from backfill.sources.answers import Answer
 from backfill.sources.api import SpotifyClient
 from backfill.sources.auth import TokenSource

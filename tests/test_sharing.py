@@ -20,8 +20,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from backfill.errors import StoreError
 from backfill.store.attach import Attachment
-from backfill.store.dbfile import StoreError, sniff
+from backfill.store.dbfile import sniff
 from standin import Emulator
 from standin.sample import World
 from tests.checks import check_images, other_columns

@@ -16,11 +16,17 @@ import duckdb
 
 from backfill.cli import signals as interrupts
 from backfill.cli.args import ArgumentError, commands, parse, suggestion
-from backfill.cli.parser import EXIT_BROKEN_PIPE, EXIT_OK, EXIT_USAGE, UsageError, build_parser
-from backfill.config import ConfigError
-from backfill.report.text import first_line
-from backfill.store.store import StoreError
-from backfill.sync import SyncError
+from backfill.cli.parser import build_parser
+from backfill.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConfigError,
+    StoreError,
+    SyncError,
+    UsageError,
+    first_line,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,9 +71,9 @@ def _main(argv: list[str]) -> int:
 
             return cmd_undo(args)
         if args.command == "demo":
-            from standin.demo import run_demo
+            from backfill.cli.demo import cmd_demo
 
-            return run_demo(args, argv)
+            return cmd_demo(args, argv)
         from backfill.cli.run import cmd_run
 
         return cmd_run(args)

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from backfill.cli import signals as interrupts
 from backfill.cli.args import HelpFormatter, Parser, commands, version_option
 from backfill.cli.args import number as _number
 from backfill.config import DEFAULT_OEMBED_RATE
+from backfill.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_RATE_LIMITED,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    EXIT_USAGE,
+)
 from backfill.sync.model import DEFAULT_CONNECT_TIMEOUT
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_RATE_LIMITED = 75  # EX_TEMPFAIL: try again later
-EXIT_SIGINT = interrupts.EXIT_SIGINT
-EXIT_SIGTERM = interrupts.EXIT_SIGTERM
-EXIT_BROKEN_PIPE = 141  # what a shell reports for SIGPIPE: the reader (e.g. `| head`) stopped reading
 
 DEFAULT_RATE = 5.0
 DEFAULT_CONCURRENCY = 8
@@ -74,10 +74,6 @@ def epilog(command: str | None) -> str:
     meanings[EXIT_USAGE] = _EXIT_USAGE.get(command or "", _EXIT_MEANINGS[EXIT_USAGE])
     parts.append("\n".join(["exit codes:", *(f"  {c:<4} {meanings[c]}" for c in codes)]))
     return "\n\n".join(parts)
-
-
-class UsageError(Exception):
-    pass
 
 
 def _db_option(parser: argparse.ArgumentParser) -> None:

@@ -15,21 +15,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from backfill.cli.parser import (
+from backfill.cli.progress import Bars
+from backfill.cli.settings import checked_settings
+from backfill.cli.sync import sync_after_run
+from backfill.config import Settings
+from backfill.engine.pipeline import Pipeline, RunResult
+from backfill.engine.runner import RunConfig, execute, make_plan
+from backfill.errors import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_RATE_LIMITED,
     EXIT_SIGINT,
     EXIT_SIGTERM,
     EXIT_USAGE,
+    SetupError,
+    StoreError,
     UsageError,
 )
-from backfill.cli.progress import Bars
-from backfill.cli.settings import checked_settings
-from backfill.cli.sync import sync_after_run
-from backfill.config import Settings
-from backfill.engine.pipeline import Pipeline, RunResult
-from backfill.engine.runner import RunConfig, SetupError, execute, make_plan
 from backfill.report.plan import dry_run_json, dry_run_text
 from backfill.report.run import run_json, run_text
 from backfill.report.text import text_width
@@ -37,7 +39,7 @@ from backfill.sources.auth import CredentialsRejected
 from backfill.sources.health import DEFAULT_GIVE_UP_AFTER, GIVE_UP_ENV, TIMEOUT_ENV, seconds_from_env
 from backfill.sources.http import ClientOptions
 from backfill.store.runlock import run_lock
-from backfill.store.store import MissFilter, Plan, StoreError
+from backfill.store.store import MissFilter, Plan
 
 
 def cmd_run(args: argparse.Namespace) -> int:

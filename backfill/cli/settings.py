@@ -7,8 +7,8 @@ import argparse
 import os
 from pathlib import Path
 
-from backfill.cli.parser import UsageError
 from backfill.config import DEFAULT_DB, Settings, load_settings
+from backfill.errors import UsageError
 
 
 def checked_settings(args: argparse.Namespace) -> Settings:

@@ -7,8 +7,8 @@ import signal
 import sys
 from types import FrameType
 
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
+from backfill.errors import EXIT_SIGINT, EXIT_SIGTERM
+
 _seen: list[int] = []
 
 

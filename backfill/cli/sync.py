@@ -8,10 +8,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from backfill.cli.parser import EXIT_OK, EXIT_USAGE, UsageError
 from backfill.config import Settings, load_settings
-from backfill.store.store import StoreError
-from backfill.sync import DEFAULT_CONNECT_TIMEOUT, SyncError, import_psycopg, sync
+from backfill.errors import EXIT_OK, EXIT_USAGE, StoreError, SyncError, UsageError
+from backfill.sync import DEFAULT_CONNECT_TIMEOUT, import_psycopg, sync
 from backfill.sync.report import sync_json, sync_text
 
 

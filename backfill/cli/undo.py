@@ -6,8 +6,9 @@ import argparse
 import json
 from datetime import UTC, datetime
 
-from backfill.cli.parser import EXIT_OK, VERIFY_LOCK_TIMEOUT, UsageError
+from backfill.cli.parser import VERIFY_LOCK_TIMEOUT
 from backfill.config import load_settings
+from backfill.errors import EXIT_OK, UsageError
 from backfill.store.refresh import has_journal, undo, undo_json, undo_text
 from backfill.store.store import Store
 

@@ -7,8 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from backfill.cli.parser import EXIT_OK, VERIFY_LOCK_TIMEOUT, UsageError
+from backfill.cli.parser import VERIFY_LOCK_TIMEOUT
 from backfill.cli.settings import checked_settings
+from backfill.errors import EXIT_OK, UsageError
 from backfill.report.html import TOP_N, page, refusal, write_page
 from backfill.report.plan import verify_json, verify_text
 from backfill.store.dbfile import dashboard_cannot_open, sniff

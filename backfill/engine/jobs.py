@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from backfill.engine.fetching import ArtistJob, Fetcher, TrackJob
+from backfill.engine.fetching import Fetcher, Job
 from backfill.sources import BATCH_SIZE
 
 
@@ -26,7 +26,7 @@ async def track_groups(rows: AsyncIterator[tuple[str, int | None]]) -> AsyncIter
         yield group
 
 
-async def track_jobs(fetch: Fetcher, source: AsyncIterator[list[str]]) -> AsyncIterator[TrackJob]:
+async def track_jobs(fetch: Fetcher, source: AsyncIterator[list[str]]) -> AsyncIterator[Job]:
     """Track jobs shaped for the way the fetcher finds, from album groups (see track_groups).
 
     With the Web API, the first job is a probe of up to 50 ids; the next is shaped once it has ended (no
@@ -64,7 +64,7 @@ async def track_jobs(fetch: Fetcher, source: AsyncIterator[list[str]]) -> AsyncI
                 taken += len(job[-1])
         size -= sum(map(len, job))
         probe = batch and not probed
-        yield TrackJob(job, batch=batch, probe=probe)
+        yield Job("tracks", job, batch=batch, probe=probe)
         if probe:
             probed = True
             if await fetch.probe_settled("tracks") is False:
@@ -72,7 +72,7 @@ async def track_jobs(fetch: Fetcher, source: AsyncIterator[list[str]]) -> AsyncI
                 size += sum(map(len, job))
 
 
-async def artist_jobs(fetch: Fetcher, rows: AsyncIterator[tuple[str, list[str] | None]]) -> AsyncIterator[ArtistJob]:
+async def artist_jobs(fetch: Fetcher, rows: AsyncIterator[tuple[str, list[str] | None]]) -> AsyncIterator[Job]:
     """Like the tracks: a 50-id probe first, then 50 ids a job, or one artist a job without batches."""
     items: list[tuple[str, tuple[str, ...]]] = []
     probed = False
@@ -91,7 +91,7 @@ async def artist_jobs(fetch: Fetcher, rows: AsyncIterator[tuple[str, list[str] |
             return
         job, items = items[:want], items[want:]
         probe = batch and not probed
-        yield ArtistJob(job, batch=batch, probe=probe)
+        yield Job("artists", [[i] for i, _ in job], batch=batch, probe=probe, names=dict(job))
         if probe:
             probed = True
             if await fetch.probe_settled("artists") is False:

@@ -20,14 +20,12 @@ from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
 
 from backfill.config import DEFAULT_WRITE_RESULTS, DEFAULT_WRITE_SECONDS
-from backfill.engine.fetching import ArtistJob, Fetcher, TrackJob
+from backfill.engine.fetching import Fetched, Fetcher, Job
 from backfill.engine.jobs import artist_jobs, track_groups, track_jobs
 from backfill.engine.watchdog import Watchdog
 from backfill.engine.writer import DONE, Writer
-from backfill.sources.answers import Answer
-from backfill.sources.api import SpotifyClient
-from backfill.sources.http import Kind, RateLimited
-from backfill.sources.oembed import OEmbedClient
+from backfill.sources.base import Lineup
+from backfill.sources.http import RateLimited
 from backfill.sources.pacing import Pace
 from backfill.store.store import Outcome, Plan, Store
 
@@ -94,8 +92,7 @@ class Pipeline:
         store: Store,
         plan: Plan,
         *,
-        api: SpotifyClient | None = None,
-        oembed: OEmbedClient | None = None,
+        lineup: Lineup,
         kinds: tuple[str, ...] = ("tracks", "artists"),
         workers: int = 8,
         progress: Progress | None = None,
@@ -103,13 +100,13 @@ class Pipeline:
         write_results: int = DEFAULT_WRITE_RESULTS,
     ) -> None:
         self._store = store
-        self._fetch = Fetcher(api, oembed, self._emit)
+        self._fetch = Fetcher(lineup, self._emit)
         self._watch = Watchdog()
         self._kinds = kinds
         self._workers = workers
         self._progress = progress
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="duckdb")
-        self._jobs: asyncio.Queue[TrackJob | ArtistJob | None] = asyncio.Queue(maxsize=workers * 2)
+        self._jobs: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=workers * 2)
         self._results: asyncio.Queue[Any] = asyncio.Queue(maxsize=RESULTS_QUEUED)
         self._stop = asyncio.Event()
         self._streams: list[Iterator[Any]] = []  # DuckDB result streams, closed before the DB thread ends
@@ -118,10 +115,10 @@ class Pipeline:
                 "tracks": KindStats(plan.tracks.pending if "tracks" in kinds else 0),
                 "artists": KindStats(plan.artists.pending if "artists" in kinds else 0),
             },
-            requests={s.name: s.requests for s in (api, oembed) if s is not None},
+            requests={s.name: s.requests for s in lineup.all},
             served=self._fetch.served,
             given_up=self._fetch.given_up,  # type: ignore[arg-type]
-            paces={s.name: s.pace for s in (api, oembed) if s is not None},
+            paces={s.name: s.pace for s in lineup.all},
         )
 
         # -- control -----------------------------------------------------------------------------------
@@ -204,7 +201,7 @@ class Pipeline:
         Each kind's jobs come out most-played first; alternating keeps Top Tracks and Top Artists
         filling side by side when a quota stops the run early.
         """
-        sources: list[AsyncIterator[TrackJob | ArtistJob]] = []
+        sources: list[AsyncIterator[Job]] = []
         if "tracks" in self._kinds:
             sources.append(track_jobs(self._fetch, track_groups(self._rows(self._store.stream_tracks()))))
         if "artists" in self._kinds and self._store.schema.has_artists:
@@ -236,14 +233,10 @@ class Pipeline:
 
     async def _work(self) -> None:
         while (job := await self._jobs.get()) is not None:
-            if isinstance(job, TrackJob):
-                await self._fetch.tracks(job)
-            else:
-                await self._fetch.artists(job)
+            await self._fetch.run(job)
 
-    async def _emit(
-        self, kind: Kind, item_id: str, answer: Answer, source: str, http_status: int, names: tuple[str, ...]
-    ) -> None:
-        outcome = Outcome(kind, item_id, answer.status, url=answer.url, names=names)
-        for passed in self._watch.see(outcome, http_status, source):
+    async def _emit(self, fetched: Fetched) -> None:
+        answer = fetched.answer
+        outcome = Outcome(fetched.kind, fetched.item_id, answer.status, url=answer.url, names=fetched.names)
+        for passed in self._watch.see(outcome, fetched.http_status, fetched.source):
             await self._results.put(passed)

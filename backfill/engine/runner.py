@@ -9,28 +9,23 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import aiohttp
 
 from backfill.config import DEFAULT_OEMBED_RATE, Settings
 from backfill.engine.pipeline import Pipeline, Progress, RunResult
-from backfill.sources.api import SpotifyClient
-from backfill.sources.auth import CredentialsRejected, TokenSource, TokenUnavailable
+from backfill.errors import SetupError, StoreError
+from backfill.sources.auth import CredentialsRejected, TokenUnavailable
 from backfill.sources.http import ClientOptions, RateLimited
-from backfill.sources.oembed import OEmbedClient
-from backfill.store.store import MissFilter, Plan, Store, StoreError
+from backfill.sources.lineup import SourceChoice, SourceOptions, chosen, connections, open_lineup
+from backfill.store.store import MissFilter, Plan, Store
 from backfill.store.waits import Wait
 
-SourceChoice = Literal["auto", "api", "oembed"]
 T = TypeVar("T")
 # Tests set this to a file name: planning writes it, then runs a query that lasts until interrupted, so that a
 # signal lands while DuckDB works on the connection, at a known point.
 PLANNING_MARKER = "BACKFILL_TEST_PLANNING_MARKER"
-
-
-class SetupError(Exception):
-    """A check before the first write failed; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -45,24 +40,13 @@ class RunConfig:
     refresh: bool = False  # fetch again the images rows already have (backfill.store.refresh)
     older_than_days: float | None = None  # refresh: skip ids a refresh checked within this many days
 
-    def sources(self, *, check: bool = True) -> tuple[bool, bool]:
-        """(use the Web API, use oEmbed). Raises ConfigError when the API is needed but a credential is missing
-        (unless `check` is false: a dry run needs no credentials).
+    @property
+    def source_options(self) -> SourceOptions:
+        return SourceOptions(self.source, self.client, self.oembed)
 
-        auto: without any credential, oEmbed alone; with them, the API's batch endpoints where allowed and
-        oEmbed instead of single-item API calls (which stay the fallback).
-        """
-        if self.source == "oembed":
-            return False, True
-        if self.source == "api":
-            if check:
-                self.settings.require_credentials()
-            return True, False
-        if not self.settings.has_credentials:
-            return False, True
-        if check:
-            self.settings.require_credentials()  # one credential without the other: name the missing one
-        return True, True
+    def sources(self, *, check: bool = True) -> tuple[bool, bool]:
+        """(use the Web API, use oEmbed): see backfill.sources.lineup.chosen."""
+        return chosen(self.source, self.settings, check=check)
 
 
 @dataclass
@@ -114,26 +98,19 @@ async def execute(
 ) -> RunReport:
     """Fetch and store. `plan` comes from make_plan(); `started` receives the pipeline (to halt it)."""
     settings, kinds = config.settings, config.kinds
-    use_api, use_oembed = config.sources()
+    config.sources()  # a missing credential: an error before anything
     nothing_to_do = plan.tracks.pending + plan.artists.pending == 0
-    connector = aiohttp.TCPConnector(limit=config.client.concurrency + config.oembed.concurrency)
+    wait = plan.api_wait
+    api_closed = RateLimited(wait.seconds, wait.quota, "api") if wait is not None and wait.seconds > 0 else None
+    connector = aiohttp.TCPConnector(limit=connections(config.source_options))
     # Proxies from the environment are looked up once (backfill.sources.proxy), not by trust_env on every request.
     async with aiohttp.ClientSession(connector=connector) as session:
-        api = oembed = None
-        if use_api:
-            client_id, client_secret = settings.require_credentials()
-            tokens = TokenSource(session, settings.token_url, client_id, client_secret, timeout=config.client.timeout)
-            api = SpotifyClient(session, tokens, settings.api_url, config.client)
-            wait = plan.api_wait
-            if wait is not None and wait.seconds > 0:  # shut for this run: auto moves its work to oEmbed at once
-                api.pace.gate.shut(RateLimited(wait.seconds, wait.quota, "api"))
-            elif not nothing_to_do:
-                try:
-                    await tokens.get()  # the credentials are part of the set-up check
-                except (CredentialsRejected, TokenUnavailable) as exc:
-                    raise SetupError(str(exc)) from None
-        if use_oembed:
-            oembed = OEmbedClient(session, settings.oembed_url, config.oembed)
+        try:  # the credentials are part of the set-up check
+            lineup = await open_lineup(
+                session, settings, config.source_options, api_closed=api_closed, check_credentials=not nothing_to_do
+            )
+        except (CredentialsRejected, TokenUnavailable) as exc:
+            raise SetupError(str(exc)) from None
         # Nothing pending: no token, no request and no write, so a read-only connection will do (unless an
         # earlier version's log must be rebuilt, which needs no network). DuckDB calls run on a thread so that
         # signals are still handled while they work.
@@ -148,14 +125,12 @@ async def execute(
             await _on_thread(store, store.release)
             bars = progress(plan) if progress else None
             if bars is not None:
-                for source in (api, oembed):
-                    if source is not None:
-                        source.pace.gate.on_close = _waiting(bars, source.name)
+                for source in lineup.all:
+                    source.pace.gate.on_close = _waiting(bars, source.name)
             pipeline = Pipeline(
                 store,
                 plan,
-                api=api,
-                oembed=oembed,
+                lineup=lineup,
                 kinds=kinds,
                 workers=config.client.concurrency,
                 progress=bars,

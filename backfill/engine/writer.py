@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 
+from backfill.errors import StoreError, first_line
 from backfill.records import Outcome
-from backfill.report.text import first_line
 from backfill.store.attach import Busy
-from backfill.store.dbfile import StoreError
 from backfill.store.store import Store
 
 if TYPE_CHECKING:

@@ -62,9 +62,3 @@ def duration(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (drivers add detail lines, hints and carets), or its type."""
-    text = str(exc).strip()
-    return text.splitlines()[0].strip() if text else type(exc).__name__

@@ -20,6 +20,12 @@ class Answer:
     status: Verdict
     url: str | None = None
     why: str = ""  # for failures: what was wrong
+    http_status: int = 0  # for failures: the last HTTP status behind it (0: no usable answer came)
+
+    @classmethod
+    def failure(cls, exc: Exception) -> Answer:
+        """A request that failed after its retries, as an answer the engine may take to the next source."""
+        return cls("failed", why=str(exc), http_status=getattr(exc, "status", 0))
 
     @classmethod
     def of_images(cls, images: object, what: str) -> Answer:

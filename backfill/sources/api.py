@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import math
+from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 
 from backfill.sources import BATCH_SIZE
-from backfill.sources.answers import Answer, artist_answer, batch_entries, track_answer
+from backfill.sources.answers import Answer, album_listing, artist_answer, batch_entries, page_ids, track_answer
 from backfill.sources.auth import TokenSource
 from backfill.sources.http import (
     ClientOptions,
@@ -103,6 +104,75 @@ class SpotifyClient(PacedSource):
     async def album_tracks(self, album_id: str, offset: int) -> Json | None:
         path = f"/albums/{album_id}/tracks"
         return await self._get("tracks", self._api + path, path, {"limit": str(ALBUM_PAGE), "offset": str(offset)})
+
+    # -- the Source interface (backfill.sources.base) ----------------------------------------------
+
+    async def batch(self, kind: Kind, ids: Sequence[str]) -> dict[str, Answer] | None:
+        """One batch call; a call that fails after its retries fails each of its ids (none goes elsewhere)."""
+        try:
+            return await (self.tracks(ids) if kind == "tracks" else self.artists(ids))
+        except RequestFailed as exc:
+            return {i: Answer.failure(exc) for i in ids}
+
+    async def singles(self, kind: Kind, ids: Sequence[str]) -> AsyncIterator[tuple[str, Answer]]:
+        if kind == "artists":
+            for artist_id in ids:
+                try:
+                    yield artist_id, await self.artist(artist_id)
+                except RequestFailed as exc:
+                    yield artist_id, Answer.failure(exc)
+            return
+        async for item in self._album_group(ids):
+            yield item
+
+    async def _album_group(self, ids: Sequence[str]) -> AsyncIterator[tuple[str, Answer]]:
+        """Tracks that probably share an album: fetch one, then its album's track list.
+
+        A track gets the album's image only if Spotify lists it on that album; the others (another edition,
+        a compilation) go round again with one of them as the next anchor. The album route is taken only
+        when it costs fewer requests than fetching the rest one by one.
+        """
+        rest = list(ids)
+        while rest:
+            anchor = rest.pop(0)
+            try:
+                answer, album = await self.track(anchor)
+            except RequestFailed as exc:
+                yield anchor, Answer.failure(exc)
+                continue
+            yield anchor, answer
+            if answer.status not in ("updated", "no_image") or album is None or not rest:
+                continue
+            total = album.get("total_tracks")
+            pages = math.ceil(total / ALBUM_PAGE) if isinstance(total, int) and total > 0 else None
+            listing = None
+            if isinstance(album.get("id"), str) and pages is not None and pages < len(rest):
+                try:
+                    listing = await self._album_listing(str(album["id"]), set(rest))
+                except RequestFailed:
+                    listing = None
+            if listing is None:  # one by one, then
+                for track_id in rest:
+                    try:
+                        yield track_id, (await self.track(track_id))[0]
+                    except RequestFailed as exc:
+                        yield track_id, Answer.failure(exc)
+                return
+            listed, album_answer = listing
+            for track_id in [i for i in rest if i in listed]:
+                yield track_id, album_answer
+            rest = [i for i in rest if i not in listed]
+
+    async def _album_listing(self, album_id: str, wanted: set[str]) -> tuple[set[str], Answer] | None:
+        """The album's track ids (pages fetched only until every wanted id is seen) and its image answer."""
+        listing = album_listing(await self.album(album_id))
+        if listing is None:
+            return None
+        listed, answer, next_offset = listing
+        while next_offset is not None and not wanted <= listed:
+            ids, next_offset = page_ids(await self.album_tracks(album_id, next_offset))
+            listed |= ids
+        return listed, answer
 
     # -- batch detection -------------------------------------------------------------------------
 

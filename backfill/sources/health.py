@@ -111,7 +111,7 @@ def seconds_from_env(name: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not value >= 0 or value == float("inf"):
-        from backfill.config import ConfigError
+        from backfill.errors import ConfigError
 
         raise ConfigError(f"{name}={raw!r}: expected a number of seconds")
     return value

@@ -8,19 +8,21 @@ another host, as a captive portal or a wrong URL gives) give the source up after
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from backfill.sources.answers import Answer, oembed_answer
-from backfill.sources.http import ClientOptions, Json, Kind, PacedSource, Reply, fetch
+from backfill.sources.base import SingleItemSource
+from backfill.sources.http import ClientOptions, Json, Kind, PacedSource, Reply, RequestFailed, fetch
 from backfill.sources.pacing import Pace
 
 _PAGE = "https://open.spotify.com"
 _SERVICE = "an oEmbed endpoint"
 
 
-class OEmbedClient(PacedSource):
+class OEmbedClient(SingleItemSource, PacedSource):
     name = "oembed"
 
     def __init__(self, session: aiohttp.ClientSession, oembed_url: str, options: ClientOptions) -> None:
@@ -38,6 +40,13 @@ class OEmbedClient(PacedSource):
         else:
             self.health.usable()
         return answer
+
+    async def singles(self, kind: Kind, ids: Sequence[str]) -> AsyncIterator[tuple[str, Answer]]:
+        for item_id in ids:
+            try:
+                yield item_id, await self.image(kind, item_id)
+            except RequestFailed as exc:
+                yield item_id, Answer.failure(exc)
 
     async def _send(self, url: str, params: dict[str, str] | None) -> tuple[Reply, object]:
         # Redirects are not followed: the real endpoint gives none, and one to a login page is not an answer.

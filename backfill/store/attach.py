@@ -17,7 +17,8 @@ from typing import Literal
 
 import duckdb
 
-from backfill.store.dbfile import Header, StoreError, is_lock_error, lock_holder, refuse_unreadable
+from backfill.errors import StoreError
+from backfill.store.dbfile import Header, is_lock_error, lock_holder, refuse_unreadable
 
 ALIAS = "backfill_db"  # the attach name when the file's own would clash with this connection's catalogs
 _TAKEN = {"memory", "system", "temp", ""}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
-from backfill.store.dbfile import StoreError
+from backfill.errors import StoreError
 from backfill.store.schema import Schema, one
 
 _HEX = "0" * 24

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from backfill.report.text import first_line
+from backfill.errors import StoreError, first_line
 
 DUCKDB_MAGIC = b"DUCK"
 _MAGIC_AT = 8
@@ -24,10 +24,6 @@ _STORAGE_AT = 12
 _CREATOR_AT = 52
 _CREATOR_LEN = 32
 _EXPECTED = "expected a DuckDB listening history such as data/spotify.duckdb"
-
-
-class StoreError(Exception):
-    """The database cannot be used as it is; the message says why in one line."""
 
 
 @dataclass(frozen=True)

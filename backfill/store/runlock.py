@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from backfill.store.dbfile import StoreError
+from backfill.errors import StoreError
 
 SUFFIX = ".backfill-run"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 
-from backfill.store.dbfile import StoreError
+from backfill.errors import StoreError
 
 LOG_TABLE = "backfill_log"
 JOURNAL_TABLE = "backfill_journal"  # every image a refresh replaced: what `backfill undo` puts back

@@ -26,10 +26,11 @@ from typing import Any
 
 import duckdb
 
+from backfill.errors import StoreError
 from backfill.records import NEVER, KindPlan, LogKind, MissFilter, Outcome, Plan, Status
 from backfill.store.attach import Attachment, Mode
 from backfill.store.constraints import check_constraints
-from backfill.store.dbfile import StoreError, refuse_if_unkeepable, refuse_if_unwritable, sniff
+from backfill.store.dbfile import refuse_if_unkeepable, refuse_if_unwritable, sniff
 from backfill.store.pending import ARTIST_QUEUE, TRACK_QUEUE, artist_rows, pages, queue_plan, remembered_misses
 from backfill.store.schema import LOG_TABLE, Schema, check_schema, one, repair_own_tables
 from backfill.store.waits import Wait, note_wait, read_wait

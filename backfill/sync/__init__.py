@@ -22,9 +22,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from backfill.errors import SyncError
 from backfill.sync.digests import Send, compare, index
 from backfill.sync.history import read_history
-from backfill.sync.model import DEFAULT_CONNECT_TIMEOUT, TARGETS, ColumnCounts, SyncError, SyncReport
+from backfill.sync.model import DEFAULT_CONNECT_TIMEOUT, TARGETS, ColumnCounts, SyncReport
 from backfill.sync.opening import Opening
 from backfill.sync.pgurl import mask_url, scrub
 from backfill.sync.postgres import INSTALL_HINT, failure, import_psycopg, push, rollback

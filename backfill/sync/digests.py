@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 
-from backfill.sync.model import ColumnCounts, SyncError, Target
+from backfill.errors import SyncError
+from backfill.sync.model import ColumnCounts, Target
 
 DIGEST = 8  # bytes
 _ABSENT = b"\x00" * (1 + DIGEST)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import duckdb
 
-from backfill.report.text import first_line
+from backfill.errors import SyncError, first_line
 from backfill.store.attach import Attachment
 from backfill.store.dbfile import sniff
 from backfill.store.schema import JOURNAL_TABLE
 from backfill.sync.digests import Replaceable, Row, duckdb_record
-from backfill.sync.model import TARGETS, SyncError, Target, require
+from backfill.sync.model import TARGETS, Target, require
 
 
 @dataclass

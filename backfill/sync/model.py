@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from backfill.errors import SyncError
+
 DEFAULT_CONNECT_TIMEOUT = 10
-
-
-class SyncError(Exception):
-    """Sync cannot go on; the one-line message says why (with the URL masked). Postgres is unchanged."""
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ import contextlib
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from backfill.report.text import first_line
+from backfill.errors import SyncError, first_line
 from backfill.sync.digests import Send, postgres_query
-from backfill.sync.model import TARGETS, SyncError, Target, require
+from backfill.sync.model import TARGETS, Target, require
 from backfill.sync.pgurl import mask_url, scrub
 
 if TYPE_CHECKING:

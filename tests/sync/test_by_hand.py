@@ -22,6 +22,7 @@ def test_local_production_starts_takes_a_sync_and_stops_on_ctrl_c(
     shutil.copy(pristine, history)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.pg.postgres", str(history)],
+        cwd=Path(__file__).parents[2],  # the repository: tests/ is not installed
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
