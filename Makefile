@@ -66,6 +66,7 @@ e2e: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check backfill tests bench
 	$(BIN)/ruff format --check backfill tests bench
+	$(BIN)/mypy backfill
 
 bench: $(STAMP) $(NODE_DUCKDB)
 	@$(BIN)/python -m pip install -e '.[dev,bench]' >> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
