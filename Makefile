@@ -66,10 +66,11 @@ e2e: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check backfill tests bench
 	$(BIN)/ruff format --check backfill tests bench
+	$(BIN)/mypy backfill
 
 bench: $(STAMP) $(NODE_DUCKDB)
 	@$(BIN)/python -m pip install -e '.[dev,bench]' >> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info

@@ -99,9 +99,10 @@ class Emulator(Hosted):
         now = time.monotonic()
         path = request.path
         if path == "/api/token":
-            answer = await self.accounts.answer(request, now)
-            self.received.append(Received(now, request.method, path, "token", (), answer.status, False, None))
-            return web.Response(body=answer.body, status=answer.status, content_type=JSON_TYPE, charset="utf-8")
+            token_answer = await self.accounts.answer(request, now)
+            status = token_answer.status
+            self.received.append(Received(now, request.method, path, "token", (), status, False, None))
+            return web.Response(body=token_answer.body, status=status, content_type=JSON_TYPE, charset="utf-8")
 
         endpoint, path_id = classify(path)
         if path_id is not None:

@@ -97,9 +97,9 @@ def route(
         if endpoint == "tracks":
             items = [render.track(t) if (t := catalog.tracks.get(i)) else b"null" for i in ids]
         elif endpoint == "artists":
-            items = [render.artist(a) if (a := catalog.artists.get(i)) else b"null" for i in ids]
+            items = [render.artist(artist) if (artist := catalog.artists.get(i)) else b"null" for i in ids]
         else:
-            items = [render.album(a) if (a := catalog.albums.get(i)) else b"null" for i in ids]
+            items = [render.album(album) if (album := catalog.albums.get(i)) else b"null" for i in ids]
         return Answer(200, b'{"' + endpoint.encode() + b'":[' + b",".join(items) + b"]}")
 
     if not ID_RE.fullmatch(path_id):

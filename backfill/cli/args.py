@@ -8,7 +8,7 @@ import math
 import re
 import textwrap
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from backfill import __version__
 from backfill.report.text import text_width
@@ -25,9 +25,9 @@ class ArgumentError(Exception):
 class Parser(argparse.ArgumentParser):
     """No abbreviated options: `--ref` must not start a `--refresh`; a typo is an error with a suggestion."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise ArgumentError(self, message)

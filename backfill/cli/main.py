@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     finally:
         if previous is not None:
-            signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _main(argv: list[str]) -> int:

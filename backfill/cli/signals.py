@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from backfill.errors import EXIT_SIGINT, EXIT_SIGTERM
+
+# What signal.signal returns and takes: a function, SIG_DFL or SIG_IGN, or None (a handler not set from Python).
+SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+
 
 _seen: list[int] = []
 
@@ -21,7 +27,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
-def install() -> object:
+def install() -> SignalHandler:
     """Turn SIGTERM into Terminated from now on; the previous handler (to restore)."""
     _seen.clear()
     return signal.signal(signal.SIGTERM, _on_sigterm)

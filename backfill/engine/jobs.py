@@ -6,7 +6,7 @@ has told whether batch endpoints answer: 50 ids a job if they do, else one album
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from backfill.engine.fetching import Fetcher, Job
 from backfill.sources import BATCH_SIZE
@@ -26,7 +26,7 @@ async def track_groups(rows: AsyncIterator[tuple[str, int | None]]) -> AsyncIter
         yield group
 
 
-async def track_jobs(fetch: Fetcher, source: AsyncIterator[list[str]]) -> AsyncIterator[Job]:
+async def track_jobs(fetch: Fetcher, source: AsyncIterator[list[str]]) -> AsyncGenerator[Job, None]:
     """Track jobs shaped for the way the fetcher finds, from album groups (see track_groups).
 
     With the Web API, the first job is a probe of up to 50 ids; the next is shaped once it has ended (no
@@ -72,7 +72,7 @@ async def track_jobs(fetch: Fetcher, source: AsyncIterator[list[str]]) -> AsyncI
                 size += sum(map(len, job))
 
 
-async def artist_jobs(fetch: Fetcher, rows: AsyncIterator[tuple[str, list[str] | None]]) -> AsyncIterator[Job]:
+async def artist_jobs(fetch: Fetcher, rows: AsyncIterator[tuple[str, list[str] | None]]) -> AsyncGenerator[Job, None]:
     """Like the tracks: a 50-id probe first, then 50 ids a job, or one artist a job without batches."""
     items: list[tuple[str, tuple[str, ...]]] = []
     probed = False

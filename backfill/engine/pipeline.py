@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +24,7 @@ from backfill.engine.fetching import Fetched, Fetcher, Job
 from backfill.engine.jobs import artist_jobs, track_groups, track_jobs
 from backfill.engine.watchdog import Watchdog
 from backfill.engine.writer import DONE, Writer
-from backfill.sources.base import Lineup
+from backfill.sources.base import Lineup, LostSource
 from backfill.sources.http import RateLimited
 from backfill.sources.pacing import Pace
 from backfill.store.store import Outcome, Plan, Store
@@ -76,7 +76,8 @@ class RunResult:
     error: BaseException | None = None
     diagnosis: str = ""  # what the not-found and failed answers had in common
     unremembered: int = 0  # "not found" answers not remembered, since nothing else worked either
-    given_up: dict[str, Exception] = field(default_factory=dict)  # source → why, while the other did its work
+    # source → why, while the other did its work
+    given_up: dict[str, LostSource] = field(default_factory=dict)
 
     def requests_of(self, kind: str) -> int:
         return sum(per_kind.get(kind, 0) for per_kind in self.requests.values())
@@ -109,7 +110,7 @@ class Pipeline:
         self._jobs: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=workers * 2)
         self._results: asyncio.Queue[Any] = asyncio.Queue(maxsize=RESULTS_QUEUED)
         self._stop = asyncio.Event()
-        self._streams: list[Iterator[Any]] = []  # DuckDB result streams, closed before the DB thread ends
+        self._streams: list[Generator[Any, None, None]] = []  # DuckDB result streams, closed before the DB thread ends
         self.result = RunResult(
             stats={
                 "tracks": KindStats(plan.tracks.pending if "tracks" in kinds else 0),
@@ -117,7 +118,7 @@ class Pipeline:
             },
             requests={s.name: s.requests for s in lineup.all},
             served=self._fetch.served,
-            given_up=self._fetch.given_up,  # type: ignore[arg-type]
+            given_up=self._fetch.given_up,
             paces={s.name: s.pace for s in lineup.all},
         )
 
@@ -163,7 +164,12 @@ class Pipeline:
                 await writer
         finally:
             streams, self._streams = self._streams, []
-            self._db_thread.submit(lambda: [stream.close() for stream in streams])  # type: ignore[attr-defined]
+
+            def close_streams() -> None:
+                for stream in streams:
+                    stream.close()
+
+            self._db_thread.submit(close_streams)
             self._db_thread.shutdown(wait=True)
         self._settle_watchdog()
         return self.result
@@ -201,7 +207,7 @@ class Pipeline:
         Each kind's jobs come out most-played first; alternating keeps Top Tracks and Top Artists
         filling side by side when a quota stops the run early.
         """
-        sources: list[AsyncIterator[Job]] = []
+        sources: list[AsyncGenerator[Job, None]] = []
         if "tracks" in self._kinds:
             sources.append(track_jobs(self._fetch, track_groups(self._rows(self._store.stream_tracks()))))
         if "artists" in self._kinds and self._store.schema.has_artists:
@@ -217,12 +223,12 @@ class Pipeline:
                     await self._jobs.put(job)
         finally:
             for source in sources:
-                await source.aclose()  # type: ignore[attr-defined]
+                await source.aclose()
         # Only after a normal end: a stopped run cancels the workers, and a full queue would never drain.
         for _ in range(self._workers):
             await self._jobs.put(None)
 
-    async def _rows(self, stream: Iterator[list[T]]) -> AsyncIterator[T]:
+    async def _rows(self, stream: Generator[list[T], None, None]) -> AsyncIterator[T]:
         """Rows of a DuckDB stream, fetched chunk by chunk on the DB thread."""
         self._streams.append(stream)
         while chunk := await self._db(next, stream, None):

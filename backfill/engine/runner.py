@@ -23,6 +23,7 @@ from backfill.store.store import MissFilter, Plan, Store
 from backfill.store.waits import Wait
 
 T = TypeVar("T")
+StoreT = TypeVar("StoreT", bound=Store)
 # Tests set this to a file name: planning writes it, then runs a query that lasts until interrupted, so that a
 # signal lands while DuckDB works on the connection, at a known point.
 PLANNING_MARKER = "BACKFILL_TEST_PLANNING_MARKER"
@@ -60,20 +61,22 @@ class RunReport:
 
 def open_store(config: RunConfig, *, read_only: bool, for_run: bool = False) -> Store:
     """The store a run needs: the plain one, or (with --refresh) the one that queues rows with an image."""
-    store_class = Store
-    if config.refresh:
-        from backfill.store.refresh import RefreshStore
 
-        store_class = RefreshStore
-    store = store_class.open(
-        config.settings.db_path,
-        read_only=read_only,
-        need_artists="artists" in config.kinds,
-        for_run=for_run,
-        lock_timeout=config.lock_timeout,
-    )
-    if config.refresh:
-        store.older_than_days = config.older_than_days  # type: ignore[attr-defined]
+    def opened(store_class: type[StoreT]) -> StoreT:
+        return store_class.open(
+            config.settings.db_path,
+            read_only=read_only,
+            need_artists="artists" in config.kinds,
+            for_run=for_run,
+            lock_timeout=config.lock_timeout,
+        )
+
+    if not config.refresh:
+        return opened(Store)
+    from backfill.store.refresh import RefreshStore
+
+    store = opened(RefreshStore)
+    store.older_than_days = config.older_than_days
     return store
 
 

@@ -27,9 +27,11 @@ _ATTEMPTS = 3
 
 
 def _lifetime(value: object) -> float:
+    if not isinstance(value, str | int | float):  # JSON: null, a list or an object is no number
+        return _DEFAULT_LIFETIME
     try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        seconds = float(value)
+    except ValueError:
         return _DEFAULT_LIFETIME
     return seconds if math.isfinite(seconds) and seconds > 0 else _DEFAULT_LIFETIME
 

@@ -32,7 +32,10 @@ MEMORY_LIMIT = "80MB"
 CHECKPOINT_AFTER = "32MB"
 # The tool needs no extension, and must contact nothing but Spotify: without this, a file DuckDB does not know
 # (SQLite, say) or a query needing an extension would make DuckDB download one into ~/.duckdb/extensions.
-NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+NO_EXTENSIONS: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
 FIRST_RETRY = 0.05  # seconds; doubled after each busy attempt, up to MAX_RETRY
 MAX_RETRY = 1.0
 Mode = Literal["read", "write"]

@@ -8,7 +8,7 @@ run, recent answers for a refresh).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 import duckdb
@@ -155,7 +155,7 @@ def queue_plan(con: duckdb.DuckDBPyConnection, schema: Schema, image: str, skip:
     return Plan(tracks, artists, schema.log_repair)
 
 
-def pages(con: duckdb.DuckDBPyConnection, table: str, columns: str, pending: int) -> Iterator[list[Any]]:
+def pages(con: duckdb.DuckDBPyConnection, table: str, columns: str, pending: int) -> Generator[list[Any], None, None]:
     """Pages of PAGE_ROWS rows of `columns` from one of the queues: its first `pending` rows, in order."""
     # Pending ids come first in the queue, and a TEMP table's rowids are its insertion order.
     for start in range(0, pending, PAGE_ROWS):

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import duckdb
 
@@ -65,7 +65,7 @@ class Store:
         need_artists: bool = True,
         for_run: bool = False,
         lock_timeout: float = 0.0,
-    ) -> Store:
+    ) -> Self:
         """Check the file and attach it (for writing unless read_only); `for_run`: a run will write it, so
         refuse what it cannot keep readable. A busy file is tried again for up to lock_timeout seconds."""
         path = Path(path)
@@ -131,12 +131,12 @@ class Store:
         self._planned = True
         return plan
 
-    def stream_tracks(self) -> Iterator[list[tuple[str, int | None]]]:
+    def stream_tracks(self) -> Generator[list[tuple[str, int | None]], None, None]:
         """Pages of (id, album group key or None) from plan()'s queue: album groups contiguous, most-played
         groups first."""
         return pages(self._link.con, TRACK_QUEUE, "id, grp", self._pending["tracks"])
 
-    def stream_artists(self) -> Iterator[list[tuple[str, list[str] | None]]]:
+    def stream_artists(self) -> Generator[list[tuple[str, list[str] | None]], None, None]:
         """Pages of (id, names recovered for that id) from plan()'s queue, most-played first."""
         return pages(self._link.con, ARTIST_QUEUE, "id, names", self._pending["artists"])
 

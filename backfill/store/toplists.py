@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from backfill.ids import SQL_TRACK_URI_RE, TRACK_URI_PREFIX
-from backfill.store.schema import one
-from backfill.store.store import LOG_TABLE, LogKind, Store
+from backfill.records import LogKind
+from backfill.store.schema import LOG_TABLE, one
+from backfill.store.store import Store
 
 Ranking = Literal["ms_played", "plays", "name"]
 

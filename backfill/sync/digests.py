@@ -12,6 +12,7 @@ values that the history's refresh journal says backfill replaced in that row, na
 from __future__ import annotations
 
 import hashlib
+from typing import cast
 
 from backfill.errors import SyncError
 from backfill.sync.model import ColumnCounts, Target
@@ -76,10 +77,10 @@ def compare(
     """The counts per column, and the rows to send: (key, value per column, None where Postgres has one it
     keeps; then the values each may replace)."""
     n = len(target.columns)
-    key_at, record_at = 1 + n, 2 + n
+    key_at, record_at = 1 + n, 2 + n  # the key's digest and the rest of the record: bytes
     get = theirs.get
     # Usually Postgres has exactly our values: those rows are settled by one comparison each, in C.
-    others = [(row, found) for row in ours if (found := get(row[key_at])) != row[record_at]]  # type: ignore[arg-type]
+    others = [(row, found) for row in ours if (found := get(cast(bytes, row[key_at]))) != row[record_at]]
     counts = [ColumnCounts() for _ in range(n)]
     for i in range(n):
         counts[i].already_set = sum(1 for row in ours if row[1 + i] is not None)
@@ -94,7 +95,7 @@ def compare(
                     counts[i].missing_in_postgres += 1
             continue
         olds = replaceable.get(str(row[0]), ((),) * n)
-        needed, guards = _column_by_column(values, row[record_at], found, olds, counts)  # type: ignore[arg-type]
+        needed, guards = _column_by_column(values, cast(bytes, row[record_at]), found, olds, counts)
         if any(v is not None for v in needed):
             send.append((row[0], *needed, *guards))
     return dict(zip(target.columns, counts, strict=True)), send

@@ -36,7 +36,7 @@ def read_history(path: Path, *, lock_timeout: float = 0.0) -> History:
         raise
     con = link.con
     try:
-        rows: History = {}
+        rows: dict[str, list[Row]] = {}
         for target in TARGETS:
             names = [f"v{i}" for i in range(len(target.columns))]
             values = ", ".join(f"any_value({c}) AS {v}" for c, v in zip(target.columns, names, strict=True))

@@ -42,7 +42,8 @@ def connect(url: str, timeout: int) -> psycopg.Connection[Any]:
     pg = import_psycopg()
     where = mask_url(url)
     try:
-        return pg.connect(url, connect_timeout=timeout, autocommit=True)
+        connection: psycopg.Connection[Any] = pg.connect(url, connect_timeout=timeout, autocommit=True)
+        return connection
     except pg.OperationalError as exc:
         text = first_line(exc).removeprefix("connection failed: ")
         if "authentication failed" in text or getattr(exc, "sqlstate", None) in ("28P01", "28000"):

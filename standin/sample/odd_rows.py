@@ -23,7 +23,8 @@ def add_odd_rows(catalog: Catalog, draw: Draw, n: int, known: list[str], out: Co
             break
         kind = _ODD_KINDS[number % len(_ODD_KINDS)]
         base = catalog.tracks[bases[int(rng.random() * len(bases))]]
-        title, artist, album = base.name, catalog.artists[base.artist_ids[0]].name, catalog.albums[base.album_id].name
+        title, artist = base.name, catalog.artists[base.artist_ids[0]].name
+        album: str | None = catalog.albums[base.album_id].name
         if kind == "local":
             artist, album = rng.choice(LOCAL_ARTISTS), rng.choice((None, "Mixtape", "Live Bootleg"))
             title = f"{rng.choice(ADJ)} {rng.choice(NOUN)} (demo)"
