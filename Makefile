@@ -64,9 +64,10 @@ e2e: $(STAMP)
 	BACKFILL_E2E=1 $(BIN)/python -m pytest -m e2e $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check backfill tests bench
-	$(BIN)/ruff format --check backfill tests bench
-	$(BIN)/mypy backfill
+	$(BIN)/ruff check backfill standin tests bench
+	$(BIN)/ruff format --check backfill standin tests bench
+	$(BIN)/mypy backfill standin
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP) $(NODE_DUCKDB)
 	@$(BIN)/python -m pip install -e '.[dev,bench]' >> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
