@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from backfill.kinds import KindName
+
 Status = Literal["updated", "no_image", "not_found", "failed"]
-LogKind = Literal["track", "artist"]
 REMEMBERED: tuple[Status, ...] = ("not_found", "no_image")  # misses a later run skips
 NEVER = datetime(1, 1, 1)  # a cutoff before every remembered miss: skip them all
 
@@ -16,7 +17,7 @@ NEVER = datetime(1, 1, 1)  # a cutoff before every remembered miss: skip them al
 class Outcome:
     """What a worker learnt about one id; the writer turns a batch of these into a few statements."""
 
-    kind: Literal["tracks", "artists"]
+    kind: KindName
     id: str
     status: Status
     url: str | None = None

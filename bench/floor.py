@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from backfill.sources import BATCH_SIZE
-from backfill.store.store import MissFilter, Store
+from backfill.store.store import Store
 from bench import scale
 from bench.common import ChildResult, Context, child_env, run_module, say, serve
 from standin.sample import SampleSpec, World
@@ -22,7 +22,7 @@ def pending_ids(db: Path) -> tuple[list[str], list[str]]:
     """(track ids, artist ids) the tool would fetch for this history, in its own order (its plan's queues)."""
     store = Store.open(db, read_only=True)
     try:
-        store.plan(MissFilter())
+        store.plan()
         return (
             [row[0] for page in store.stream_tracks() for row in page],
             [row[0] for page in store.stream_artists() for row in page],

@@ -6,7 +6,7 @@ import time
 from collections import Counter
 
 from backfill.config import DEFAULT_WRITE_RESULTS as FLUSH_ROWS
-from backfill.store.store import MissFilter, Outcome, Store
+from backfill.store.store import Outcome, Store
 from bench import scale
 from bench.common import Context, say
 from standin.sample import World
@@ -17,7 +17,7 @@ TARGET = 100_000  # rows per second
 def outcomes(store: Store, world: World) -> list[Outcome]:
     """One outcome per pending id, as a correct run would produce them (from the world's known answers)."""
     result: list[Outcome] = []
-    store.plan(MissFilter())
+    store.plan()
     for page in store.stream_tracks():
         for track_id, _group in page:
             if track_id in world.expected_track_url:

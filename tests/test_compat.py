@@ -134,7 +134,7 @@ KILLED_AFTER_A_COMMIT = """
 import os, sys
 from backfill.store.store import MissFilter, Outcome, Store
 store = Store.open(sys.argv[1], read_only=False)
-store.plan(MissFilter())
+store.plan()
 ids = [i for page in store.stream_tracks() for i, _ in page][:20]
 store.apply([Outcome("tracks", i, "updated", url="https://i.scdn.co/image/" + i) for i in ids[:15]]
             + [Outcome("tracks", i, "not_found") for i in ids[15:]])

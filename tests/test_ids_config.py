@@ -6,7 +6,7 @@ import pytest
 
 from backfill.config import load_settings
 from backfill.errors import ConfigError
-from backfill.ids import is_spotify_id, track_id_from_uri
+from backfill.kinds import is_spotify_id, track_id_from_uri
 
 GOOD = "4uLU6hMCjMI75M1A2tKUQC"
 

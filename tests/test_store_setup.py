@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.store.store import MissFilter, Outcome, Store
+from backfill.store.store import Outcome, Store
 from standin import Emulator
 from standin.sample import World
 from tests.checks import check_images
@@ -80,7 +80,7 @@ def test_updated_counts_the_rows_committed(db_path: Path, world: World) -> None:
     alter(db_path, f"UPDATE tracks SET album_image_url = 'theirs' WHERE spotify_track_uri = 'spotify:track:{ids[0]}'")
     store = Store.open(db_path, read_only=False)
     try:
-        store.plan(MissFilter())
+        store.plan()
         filled = store.apply([Outcome("tracks", i, "updated", url=f"https://i.scdn.co/image/{i}") for i in ids])
     finally:
         store.close()
@@ -188,7 +188,7 @@ def test_an_unwritable_file_or_folder_is_a_setup_error(cli: Any, db_path: Path, 
 def test_a_failed_commit_reports_its_own_error(db_path: Path, world: World) -> None:
     store = Store.open(db_path, read_only=False)
     try:
-        store.plan(MissFilter())
+        store.plan()
         track = next(iter(world.expected_track_url))
         with immutable(db_path.parent), pytest.raises(duckdb.Error) as failed:  # the .wal cannot be created
             store.apply([Outcome("tracks", track, "updated", url="https://i.scdn.co/image/x")])

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from backfill.cli.parser import VERIFY_LOCK_TIMEOUT
 from backfill.config import load_settings
 from backfill.errors import EXIT_OK, UsageError
-from backfill.store.refresh import has_journal, undo, undo_json, undo_text
+from backfill.report.undo import undo_json, undo_text
+from backfill.store.journal import has_journal, undo
 from backfill.store.store import Store
 
 

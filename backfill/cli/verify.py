@@ -13,7 +13,7 @@ from backfill.errors import EXIT_OK, UsageError
 from backfill.report.html import TOP_N, page, refusal, write_page
 from backfill.report.plan import verify_json, verify_text
 from backfill.store.dbfile import dashboard_cannot_open, sniff
-from backfill.store.store import MissFilter, Store
+from backfill.store.store import Store
 from backfill.store.toplists import Ranking, TopItem, ranking, top_artists, top_tracks
 
 
@@ -26,7 +26,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     store = Store.open(settings.db_path, read_only=True, need_artists=False, lock_timeout=VERIFY_LOCK_TIMEOUT)
     unopenable = dashboard_cannot_open(settings.db_path, sniff(settings.db_path))
     try:
-        plan = store.plan(MissFilter())
+        plan = store.plan()
         report = verify_json(store.image_counts(), plan, store.remembered_counts(), store.samples())
         tops = _tops(store) if args.html is not None else None
     finally:

@@ -19,11 +19,12 @@ from backfill.errors import SetupError, StoreError
 from backfill.sources.auth import CredentialsRejected, TokenUnavailable
 from backfill.sources.http import ClientOptions, RateLimited
 from backfill.sources.lineup import SourceChoice, SourceOptions, chosen, connections, open_lineup
+from backfill.store.refresh import Refresh
+from backfill.store.selection import Fill, Selection
 from backfill.store.store import MissFilter, Plan, Store
 from backfill.store.waits import Wait
 
 T = TypeVar("T")
-StoreT = TypeVar("StoreT", bound=Store)
 # Tests set this to a file name: planning writes it, then runs a query that lasts until interrupted, so that a
 # signal lands while DuckDB works on the connection, at a known point.
 PLANNING_MARKER = "BACKFILL_TEST_PLANNING_MARKER"
@@ -59,32 +60,29 @@ class RunReport:
     replaced_ids: dict[str, int] | None = None  # refresh: per kind, the ids whose answer replaced them
 
 
+def selection(config: RunConfig) -> Selection:
+    """What the run works on: rows without an image (remembered misses skipped), or with --refresh those with one."""
+    if config.refresh:
+        return Refresh(older_than_days=config.older_than_days)
+    return Fill(config.misses)
+
+
 def open_store(config: RunConfig, *, read_only: bool, for_run: bool = False) -> Store:
-    """The store a run needs: the plain one, or (with --refresh) the one that queues rows with an image."""
-
-    def opened(store_class: type[StoreT]) -> StoreT:
-        return store_class.open(
-            config.settings.db_path,
-            read_only=read_only,
-            need_artists="artists" in config.kinds,
-            for_run=for_run,
-            lock_timeout=config.lock_timeout,
-        )
-
-    if not config.refresh:
-        return opened(Store)
-    from backfill.store.refresh import RefreshStore
-
-    store = opened(RefreshStore)
-    store.older_than_days = config.older_than_days
-    return store
+    return Store.open(
+        config.settings.db_path,
+        read_only=read_only,
+        need_artists="artists" in config.kinds,
+        for_run=for_run,
+        lock_timeout=config.lock_timeout,
+        selection=selection(config),
+    )
 
 
 def make_plan(config: RunConfig) -> Plan:
     """Check the database read-only and count what is pending (raises StoreError)."""
     store = open_store(config, read_only=True, for_run=True)
     try:
-        plan = store.plan(config.misses, config.kinds)
+        plan = store.plan(config.kinds)
         if config.sources(check=False)[0]:
             plan.api_wait = store.source_wait("api")  # a quota an earlier run met: no request before its end
         return plan
@@ -122,9 +120,7 @@ async def execute(
         try:
             # Again: another process may have filled rows since the first look. Then let go of the file: the
             # writer attaches it for each batch.
-            plan = dataclasses.replace(
-                await _on_thread(store, lambda: _plan(store, config.misses, kinds)), api_wait=plan.api_wait
-            )
+            plan = dataclasses.replace(await _on_thread(store, lambda: _plan(store, kinds)), api_wait=plan.api_wait)
             await _on_thread(store, store.release)
             bars = progress(plan) if progress else None
             if bars is not None:
@@ -150,8 +146,8 @@ async def execute(
             await _note_wait(store, result, plan)
             await asyncio.to_thread(store.release)
             db = store.counts_now()  # the plan's counts plus what was committed: the file is not opened again
-            if config.refresh:
-                return RunReport(result, plan, db, store.replaced, store.replaced_ids)  # type: ignore[attr-defined]
+            if isinstance(store.selection, Refresh):
+                return RunReport(result, plan, db, store.selection.replaced, store.selection.replaced_ids)
             return RunReport(result, plan, db)
         finally:
             store.close()
@@ -174,12 +170,12 @@ async def _on_thread(store: Store, work: Callable[[], T]) -> T:
         raise
 
 
-def _plan(store: Store, misses: MissFilter, kinds: tuple[str, ...]) -> Plan:
+def _plan(store: Store, kinds: tuple[str, ...]) -> Plan:
     marker = os.environ.get(PLANNING_MARKER)
     if marker:
         Path(marker).write_text("planning\n")
         store.reader().execute("SELECT max(hash(range)) FROM range(1_000_000_000_000)").fetchall()
-    return store.plan(misses, kinds)
+    return store.plan(kinds)
 
 
 async def _note_wait(store: Store, result: RunResult, plan: Plan) -> None:

@@ -1,30 +1,34 @@
 """What is missing: the SQL that finds the ids to fetch, the queues the plan builds from it, and their pages.
 
-`image` is the condition on a row's image column that makes the row a candidate: "IS NULL" for a run, "IS NOT
-NULL" for a refresh (backfill.store.refresh, whose store overrides `Store._IMAGE`). `skip` gives, per kind, an SQL
-condition on candidates `c` that is true for ids to leave out, with its parameters (remembered misses for a
-run, recent answers for a refresh).
+The store's selection (backfill.store.selection) says which rows are candidates: those without an image (a run)
+or with one (a refresh), and per kind an SQL condition on candidates `c` that is true for ids to leave out
+(remembered misses for a run, recent answers for a refresh).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
-from typing import Any
+from collections.abc import Generator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from backfill.ids import SQL_ID_RE, SQL_TRACK_URI_RE, TRACK_URI_PREFIX
-from backfill.records import KindPlan, LogKind, MissFilter, Plan
-from backfill.store.schema import LOG_TABLE, Schema, one
+from backfill.kinds import SQL_ID_RE, SQL_TRACK_URI_RE, TRACK_URI_PREFIX
+from backfill.records import KindPlan, Plan
+from backfill.store.schema import Schema, one
+
+if TYPE_CHECKING:
+    from backfill.store.selection import Selection
 
 TRACK_QUEUE = "backfill_track_queue"  # TEMP tables of the in-memory connection, never in the file
 ARTIST_QUEUE = "backfill_artist_queue"
 PAGE_ROWS = 2048
 
-Skip = Callable[[LogKind], tuple[str, list[Any]]]
+
+def _image(has_image: bool) -> str:
+    return "IS NOT NULL" if has_image else "IS NULL"
 
 
-def track_candidates(schema: Schema, image: str) -> str:
+def track_candidates(schema: Schema, has_image: bool) -> str:
     """One row per distinct valid track id still missing album art: (id, album group key, plays).
 
     Distinct uris first, then their plays: joining the plays before the GROUP BY would carry every
@@ -48,15 +52,15 @@ def track_candidates(schema: Schema, image: str) -> str:
     return f"""
         SELECT substr(u.uri, {len(TRACK_URI_PREFIX) + 1}) AS id, u.grp, {n} AS plays
         FROM (SELECT spotify_track_uri AS uri, {grp} AS grp FROM tracks
-              WHERE album_image_url {image} AND regexp_full_match(spotify_track_uri, '{SQL_TRACK_URI_RE}')
+              WHERE album_image_url {_image(has_image)} AND regexp_full_match(spotify_track_uri, '{SQL_TRACK_URI_RE}')
               GROUP BY 1) u {plays}"""
 
 
-def artist_rows(schema: Schema, image: str) -> str:
+def artist_rows(schema: Schema, has_image: bool, recovers_ids: bool) -> str:
     """One row per artist name missing a photo (with one, for a refresh), with the id to fetch (own, or
     recovered) or NULL."""
     s = schema
-    if s.has_primary_artist_id and image == "IS NULL":  # a refresh writes no id: it recovers none
+    if s.has_primary_artist_id and recovers_ids:  # a refresh writes no id: it recovers none
         # A NULL id is recoverable when the name has exactly one distinct primary_artist_id in tracks.
         rec = f"""LEFT JOIN (
             SELECT primary_artist_name AS name, min(primary_artist_id) AS rid FROM tracks
@@ -79,27 +83,16 @@ def artist_rows(schema: Schema, image: str) -> str:
                a.spotify_artist_id IS NULL AND {rid} IS NOT NULL AS recovered,
                {n} AS plays
         FROM artists a {rec} {plays}
-        WHERE a.image_url {image}"""
+        WHERE a.image_url {_image(has_image)}"""
 
 
-def artist_candidates(schema: Schema, image: str) -> str:
+def artist_candidates(schema: Schema, has_image: bool, recovers_ids: bool) -> str:
     return f"""
         SELECT id, list(name ORDER BY name) FILTER (WHERE recovered) AS names, sum(plays) AS plays
-        FROM ({artist_rows(schema, image)}) WHERE id IS NOT NULL GROUP BY id"""
+        FROM ({artist_rows(schema, has_image, recovers_ids)}) WHERE id IS NOT NULL GROUP BY id"""
 
 
-def remembered_misses(schema: Schema, kind: LogKind, misses: MissFilter) -> tuple[str, list[Any]]:
-    """An SQL condition on candidates `c`: true for ids to skip (a remembered miss, recent enough)."""
-    cutoff = misses.cutoff()
-    if not schema.has_log or cutoff is None:
-        return "FALSE", []
-    return (
-        f"EXISTS (SELECT 1 FROM {LOG_TABLE} l WHERE l.kind = ? AND l.spotify_id = c.id AND l.checked_at > ?)",
-        [kind, cutoff],
-    )
-
-
-def queue_plan(con: duckdb.DuckDBPyConnection, schema: Schema, image: str, skip: Skip, kinds: Sequence[str]) -> Plan:
+def queue_plan(con: duckdb.DuckDBPyConnection, schema: Schema, selection: Selection, kinds: Sequence[str]) -> Plan:
     """Count what is missing, and queue the ids to fetch (most-played first) for `pages`.
 
     The queues are TEMP tables of this connection, built by one sort each: the fetch streams then read
@@ -107,17 +100,19 @@ def queue_plan(con: duckdb.DuckDBPyConnection, schema: Schema, image: str, skip:
     DuckDB's checkpoints, and with them the memory of every row version written meanwhile).
     """
     tracks, artists = KindPlan(), KindPlan()
+    has_image, recovers = selection.has_image, selection.recovers_ids
+    image = _image(has_image)
     if "tracks" in kinds:
         tracks.missing_rows, tracks.invalid = one(
             con,
             f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce(regexp_full_match("
             f"spotify_track_uri, '{SQL_TRACK_URI_RE}'), FALSE)) FROM tracks WHERE album_image_url {image}",
         )
-        condition, params = skip("track")
+        condition, params = selection.skip(schema, "track")
         # Album groups stay contiguous, ordered by their most-played pending track.
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {TRACK_QUEUE} AS
-                WITH c AS (SELECT *, {condition} AS skip FROM ({track_candidates(schema, image)}) c),
+                WITH c AS (SELECT *, {condition} AS skip FROM ({track_candidates(schema, has_image)}) c),
                      g AS (SELECT grp, max(plays) AS top FROM c WHERE grp IS NOT NULL AND NOT skip GROUP BY grp)
                 SELECT c.id, c.grp, c.skip FROM c LEFT JOIN g USING (grp)
                 ORDER BY c.skip, coalesce(g.top, c.plays) DESC, c.grp NULLS LAST, c.plays DESC, c.id""",
@@ -139,12 +134,12 @@ def queue_plan(con: duckdb.DuckDBPyConnection, schema: Schema, image: str, skip:
         artists.missing_rows, artists.invalid, artists.recovered = one(
             con,
             f"SELECT count(*), count(*) FILTER (WHERE id IS NULL), count(*) FILTER (WHERE recovered) "
-            f"FROM ({artist_rows(schema, image)})",
+            f"FROM ({artist_rows(schema, has_image, recovers)})",
         )
-        condition, params = skip("artist")
+        condition, params = selection.skip(schema, "artist")
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {ARTIST_QUEUE} AS
-                SELECT id, names, {condition} AS skip FROM ({artist_candidates(schema, image)}) c
+                SELECT id, names, {condition} AS skip FROM ({artist_candidates(schema, has_image, recovers)}) c
                 ORDER BY skip, plays DESC, id""",
             params,
         )

@@ -22,34 +22,34 @@ import os
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import duckdb
 
 from backfill.errors import StoreError
-from backfill.records import NEVER, KindPlan, LogKind, MissFilter, Outcome, Plan, Status
+from backfill.records import KindPlan, MissFilter, Outcome, Plan, Status
 from backfill.store.attach import Attachment, Mode
 from backfill.store.constraints import check_constraints
 from backfill.store.dbfile import refuse_if_unkeepable, refuse_if_unwritable, sniff
-from backfill.store.pending import ARTIST_QUEUE, TRACK_QUEUE, artist_rows, pages, queue_plan, remembered_misses
+from backfill.store.pending import ARTIST_QUEUE, TRACK_QUEUE, artist_rows, pages, queue_plan
 from backfill.store.schema import LOG_TABLE, Schema, check_schema, one, repair_own_tables
+from backfill.store.selection import Fill, Selection
 from backfill.store.waits import Wait, note_wait, read_wait
-from backfill.store.writes import Batch, write
 
 __all__ = ["KindPlan", "MissFilter", "Outcome", "Plan", "Status", "Store", "StoreError"]
 
 
 class Store:
-    # Which rows the plan queues: those whose image is NULL (a run), or those that have one (a refresh).
-    _IMAGE = "IS NULL"
+    """The user's file, worked on through a selection (a run's Fill, or a Refresh): which rows the plan queues,
+    and what `apply` writes."""
 
-    def __init__(self, link: Attachment, need_artists: bool) -> None:
+    def __init__(self, link: Attachment, need_artists: bool, selection: Selection | None = None) -> None:
+        self.selection: Selection = selection or Fill()
         self._link = link
         self.path = link.path
         self._need_artists = need_artists
         self.schema = Schema(False, False, False, False, False)  # set by each attach
         self._pending = {"tracks": 0, "artists": 0}  # queue lengths, set by plan()
-        self._retrying = False  # plan() queued remembered misses again: a hit must clear its log entry
         self._for_run = False  # a run will write: its plan refuses constraints that would reject the writes
         self._planned = False  # after plan(), attaching for a write checks nothing (no read under the lock)
         self._counts: dict[str, tuple[int, int]] = {}  # per table (rows, rows with an image): at plan + committed
@@ -65,6 +65,7 @@ class Store:
         need_artists: bool = True,
         for_run: bool = False,
         lock_timeout: float = 0.0,
+        selection: Selection | None = None,
     ) -> Self:
         """Check the file and attach it (for writing unless read_only); `for_run`: a run will write it, so
         refuse what it cannot keep readable. A busy file is tried again for up to lock_timeout seconds."""
@@ -74,7 +75,7 @@ class Store:
             refuse_if_unkeepable(path, header)
             refuse_if_unwritable(path)
         link = Attachment(path, header, lock_timeout=lock_timeout)
-        store = cls(link, need_artists)
+        store = cls(link, need_artists, selection)
         store._for_run = for_run or not read_only
         try:
             store._attach("read" if read_only else "write")
@@ -111,21 +112,17 @@ class Store:
 
     def artist_rows(self) -> str:
         """SQL: one row per artist name this store would fill, with the id to fetch (backfill.store.pending)."""
-        return artist_rows(self.schema, self._IMAGE)
+        return artist_rows(self.schema, self.selection.has_image, self.selection.recovers_ids)
 
-    def _remembered(self, kind: LogKind, misses: MissFilter) -> tuple[str, list[Any]]:
-        """An SQL condition on candidates `c`: true for ids to skip (a remembered miss, recent enough)."""
-        return remembered_misses(self.schema, kind, misses)
-
-    def plan(self, misses: MissFilter, kinds: Sequence[str] = ("tracks", "artists")) -> Plan:
+    def plan(self, kinds: Sequence[str] = ("tracks", "artists")) -> Plan:
         """Count what is missing, and queue the ids to fetch (most-played first) for the streams below: TEMP
         tables of this connection, read in short pages (backfill.store.pending.queue_plan says why)."""
         self._attach("read")
         self._pending = {"tracks": 0, "artists": 0}
-        self._retrying = self.schema.has_log and misses.cutoff() != NEVER
+        self.selection.begin(self.schema)
         if self._for_run:
             check_constraints(self._link.con, self.schema)
-        plan = queue_plan(self._link.con, self.schema, self._IMAGE, lambda kind: self._remembered(kind, misses), kinds)
+        plan = queue_plan(self._link.con, self.schema, self.selection, kinds)
         self._pending = {"tracks": plan.tracks.pending, "artists": plan.artists.pending}
         self._counts = self.image_counts()
         self._planned = True
@@ -149,15 +146,10 @@ class Store:
         their id: what was committed, not what was fetched (a row filled meanwhile by someone else is not
         counted, and a failed commit raises instead).
         """
-        batch = Batch.of(outcomes, self._retrying)
-        if batch.empty:
-            return {"tracks": 0, "artists": 0, "recovered": 0}
-        with self.transaction() as con:
-            filled = write(con, batch, self.schema.has_log)
-            if batch.misses:  # the log exists now (created by write() if it did not)
-                self.schema = replace(self.schema, has_log=True)
-        for table, (rows, with_image) in self._counts.items():
-            self._counts[table] = (rows, with_image + filled[table])
+        filled = self.selection.apply(self, outcomes)
+        if not self.selection.has_image:  # rows that had none have one now; a refresh changes no count
+            for table, (rows, with_image) in self._counts.items():
+                self._counts[table] = (rows, with_image + filled[table])
         return filled
 
     @contextlib.contextmanager

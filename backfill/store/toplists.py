@@ -6,8 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from backfill.ids import SQL_TRACK_URI_RE, TRACK_URI_PREFIX
-from backfill.records import LogKind
+from backfill.kinds import SQL_TRACK_URI_RE, TRACK_URI_PREFIX, LogKind
 from backfill.store.schema import LOG_TABLE, one
 from backfill.store.store import Store
 

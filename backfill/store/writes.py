@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from backfill.ids import TRACK_URI_PREFIX
+from backfill.kinds import TRACK_URI_PREFIX
 from backfill.records import REMEMBERED, Outcome, utcnow
 from backfill.store.schema import LOG_DDL, LOG_TABLE, one
 
