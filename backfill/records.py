@@ -1,7 +1,9 @@
-"""What a run plans and learns: the plan's counts, which remembered misses to skip, one outcome per id."""
+"""What a run plans and learns: the plan's counts, which remembered misses to skip, one outcome per id, and the
+frozen record of a finished run that the reports are made from. Shared by every layer."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -9,6 +11,7 @@ from typing import Any, Literal
 from backfill.kinds import KindName
 
 Status = Literal["updated", "no_image", "not_found", "failed"]
+Stopped = Literal["rate_limited", "interrupted", "error"]
 REMEMBERED: tuple[Status, ...] = ("not_found", "no_image")  # misses a later run skips
 NEVER = datetime(1, 1, 1)  # a cutoff before every remembered miss: skip them all
 
@@ -64,3 +67,73 @@ class Plan:
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+# -- a finished run ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KindCounts:
+    """One kind's counts at the end of a run: what was committed, not what was fetched."""
+
+    pending: int = 0
+    updated: int = 0  # image rows committed (a row filled meanwhile by someone else is not counted)
+    no_image: int = 0  # these three: answers whose transaction committed
+    not_found: int = 0
+    found: int = 0  # ids with an image
+    failed: int = 0
+    recovered: int = 0  # artist rows given the id Spotify confirmed (committed)
+    unwritten: int = 0  # answers fetched whose write failed: the next run asks again
+
+    @property
+    def answered(self) -> int:
+        return self.found + self.no_image + self.not_found + self.failed
+
+    @property
+    def remaining(self) -> int:
+        """Pending ids this run did not reach (it was stopped)."""
+        return self.pending - self.answered
+
+
+@dataclass(frozen=True)
+class PaceFigures:
+    """Where a source's pace went during the run (an adaptive pace drops on 429s and climbs back)."""
+
+    ceiling: float
+    lowest: float
+    rate: float  # at the end
+    adaptive: bool
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished run, frozen: every report (text, JSON) is made from this and the plan."""
+
+    stats: Mapping[str, KindCounts]
+    requests: Mapping[str, Mapping[str, int]]  # source → kind → requests sent
+    served: Mapping[tuple[str, str], int]  # (kind, source) → items answered
+    paces: Mapping[str, PaceFigures]
+    given_up: Mapping[str, Exception]  # source → why, while another did its work
+    stopped: Stopped | None = None
+    resume_after: datetime | None = None
+    quota: bool = False
+    rate_limited_by: str | None = None  # the source whose wait stopped the run
+    error: BaseException | None = None
+    nothing_works: bool = False  # stopped because the first answers were all misses or failures
+    diagnosis: str = ""  # what the not-found and failed answers had in common
+    unremembered: int = 0  # "not found" answers not remembered, since nothing else worked either
+
+    def requests_of(self, kind: str) -> int:
+        return sum(per_kind.get(kind, 0) for per_kind in self.requests.values())
+
+    @property
+    def total_requests(self) -> int:
+        return sum(sum(per_kind.values()) for per_kind in self.requests.values())
+
+
+@dataclass(frozen=True)
+class Replacements:
+    """What a refresh replaced, per kind: rows, and the ids whose answers replaced them (committed)."""
+
+    rows: Mapping[str, int]
+    ids: Mapping[str, int]

@@ -19,7 +19,7 @@ from backfill.cli.progress import Bars
 from backfill.cli.settings import checked_settings
 from backfill.cli.sync import sync_after_run
 from backfill.config import Settings
-from backfill.engine.pipeline import Pipeline, RunResult
+from backfill.engine.pipeline import Pipeline
 from backfill.engine.runner import RunConfig, execute, make_plan
 from backfill.errors import (
     EXIT_FAILED,
@@ -32,6 +32,7 @@ from backfill.errors import (
     StoreError,
     UsageError,
 )
+from backfill.records import RunRecord
 from backfill.report.plan import dry_run_json, dry_run_text
 from backfill.report.run import run_json, run_text
 from backfill.report.text import text_width
@@ -144,13 +145,13 @@ async def _run(
                 signal.signal(signum, signal.SIG_IGN)
 
     result, elapsed = outcome.result, time.monotonic() - started
-    refreshed = (outcome.replaced, outcome.replaced_ids or {}) if outcome.replaced is not None else None
+    refreshed = outcome.refreshed
     text = run_text(result, outcome.plan, config.kinds, outcome.db, elapsed, refreshed)
     print(text, file=sys.stderr if as_json else sys.stdout)
     doc = run_json(result, outcome.plan, config.kinds, outcome.db, elapsed)
     doc["env_file"] = _env_file(config.settings)
-    if outcome.replaced is not None:
-        doc["replaced"] = outcome.replaced
+    if refreshed is not None:
+        doc["replaced"] = dict(refreshed.rows)
     code = _exit_code(result, received)
     if then is not None and code == EXIT_OK:
         code = then(doc)
@@ -159,7 +160,7 @@ async def _run(
     return code
 
 
-def _exit_code(result: RunResult, received: list[int]) -> int:
+def _exit_code(result: RunRecord, received: list[int]) -> int:
     if result.stopped == "interrupted":
         return _signal_exit(received)
     if result.stopped == "rate_limited":

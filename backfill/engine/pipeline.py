@@ -12,25 +12,26 @@ commit what was already fetched.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from backfill.config import DEFAULT_WRITE_RESULTS, DEFAULT_WRITE_SECONDS
 from backfill.engine.fetching import Fetched, Fetcher, Job
 from backfill.engine.jobs import artist_jobs, track_groups, track_jobs
-from backfill.engine.watchdog import Watchdog
+from backfill.engine.watchdog import NothingWorks, Watchdog
 from backfill.engine.writer import DONE, Writer
+from backfill.records import KindCounts, PaceFigures, RunRecord, Stopped
 from backfill.sources.base import Lineup, LostSource
 from backfill.sources.http import RateLimited
 from backfill.sources.pacing import Pace
 from backfill.store.store import Outcome, Plan, Store
 
 T = TypeVar("T")
-Stopped = Literal["rate_limited", "interrupted", "error"]
 RESULTS_QUEUED = 10_000
 
 
@@ -79,12 +80,23 @@ class RunResult:
     # source → why, while the other did its work
     given_up: dict[str, LostSource] = field(default_factory=dict)
 
-    def requests_of(self, kind: str) -> int:
-        return sum(per_kind.get(kind, 0) for per_kind in self.requests.values())
-
-    @property
-    def total_requests(self) -> int:
-        return sum(sum(per_kind.values()) for per_kind in self.requests.values())
+    def freeze(self) -> RunRecord:
+        """The run as it ended, for the reports: counts copied, paces reduced to their figures."""
+        return RunRecord(
+            stats={k: KindCounts(**dataclasses.asdict(s)) for k, s in self.stats.items()},
+            requests={src: dict(per_kind) for src, per_kind in self.requests.items()},
+            served=dict(self.served),
+            paces={src: PaceFigures(p.ceiling, p.lowest, p.rate, p.adaptive) for src, p in self.paces.items()},
+            given_up=dict(self.given_up),
+            stopped=self.stopped,
+            resume_after=self.resume_after,
+            quota=self.quota,
+            rate_limited_by=self.rate_limited_by,
+            error=self.error,
+            nothing_works=isinstance(self.error, NothingWorks),
+            diagnosis=self.diagnosis,
+            unremembered=self.unremembered,
+        )
 
 
 class Pipeline:
@@ -141,7 +153,7 @@ class Pipeline:
             self.result.stopped = reason
         self._stop.set()
 
-    async def run(self) -> RunResult:
+    async def run(self) -> RunRecord:
         try:
             fetchers = [asyncio.create_task(self._guard(self._produce()))]
             fetchers += [asyncio.create_task(self._guard(self._work())) for _ in range(self._workers)]
@@ -172,7 +184,7 @@ class Pipeline:
             self._db_thread.submit(close_streams)
             self._db_thread.shutdown(wait=True)
         self._settle_watchdog()
-        return self.result
+        return self.result.freeze()
 
     def _settle_watchdog(self) -> None:
         """Misses held back because nothing worked are counted, but not remembered (never written)."""

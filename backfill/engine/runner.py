@@ -14,8 +14,9 @@ from typing import TypeVar
 import aiohttp
 
 from backfill.config import DEFAULT_OEMBED_RATE, Settings
-from backfill.engine.pipeline import Pipeline, Progress, RunResult
+from backfill.engine.pipeline import Pipeline, Progress
 from backfill.errors import SetupError, StoreError
+from backfill.records import Replacements, RunRecord
 from backfill.sources.auth import CredentialsRejected, TokenUnavailable
 from backfill.sources.http import ClientOptions, RateLimited
 from backfill.sources.lineup import SourceChoice, SourceOptions, chosen, connections, open_lineup
@@ -51,13 +52,12 @@ class RunConfig:
         return chosen(self.source, self.settings, check=check)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunReport:
-    result: RunResult
+    result: RunRecord
     plan: Plan
     db: dict[str, tuple[int, int]]  # per table: (rows, rows with an image), after the run
-    replaced: dict[str, int] | None = None  # refresh: per kind, images replaced (and journaled)
-    replaced_ids: dict[str, int] | None = None  # refresh: per kind, the ids whose answer replaced them
+    refreshed: Replacements | None = None  # a refresh: what it replaced (and journaled)
 
 
 def selection(config: RunConfig) -> Selection:
@@ -143,11 +143,12 @@ async def execute(
             finally:
                 if bars is not None:
                     bars.close()
-            await _note_wait(store, result, plan)
+            result = await _note_wait(store, result, plan)
             await asyncio.to_thread(store.release)
             db = store.counts_now()  # the plan's counts plus what was committed: the file is not opened again
             if isinstance(store.selection, Refresh):
-                return RunReport(result, plan, db, store.selection.replaced, store.selection.replaced_ids)
+                refreshed = Replacements(dict(store.selection.replaced), dict(store.selection.replaced_ids))
+                return RunReport(result, plan, db, refreshed)
             return RunReport(result, plan, db)
         finally:
             store.close()
@@ -178,23 +179,25 @@ def _plan(store: Store, kinds: tuple[str, ...]) -> Plan:
     return store.plan(kinds)
 
 
-async def _note_wait(store: Store, result: RunResult, plan: Plan) -> None:
-    """Remember a wait the Web API asked for that outlasts --max-wait, so a later run spends nothing on it."""
+async def _note_wait(store: Store, result: RunRecord, plan: Plan) -> RunRecord:
+    """Remember a wait the Web API asked for that outlasts --max-wait, so a later run spends nothing on it; the
+    record, stopped by the error if that write failed."""
     limited = result.given_up.get("api")
     if result.rate_limited_by == "api" and result.resume_after is not None:
         wait = Wait(result.resume_after, result.quota)
     elif isinstance(limited, RateLimited):
         wait = Wait(limited.resume_after, limited.quota)
     else:
-        return
+        return result
     if plan.api_wait is not None and abs((plan.api_wait.resume_after - wait.resume_after).total_seconds()) < 60:
-        return  # the remembered one, met again
+        return result  # the remembered one, met again
     if isinstance(result.error, StoreError):
-        return
+        return result
     try:
         await asyncio.to_thread(store.note_wait, "api", wait)
     except StoreError as exc:
-        result.error, result.stopped = exc, "error"
+        return dataclasses.replace(result, error=exc, stopped="error")
+    return result
 
 
 def _waiting(bars: Progress, source: str) -> Callable[[float], None]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from backfill.engine.pipeline import RunResult
-from backfill.records import KindPlan
+from backfill.records import KindPlan, Replacements, RunRecord
 
 
 def refresh_title(title: str) -> str:
@@ -12,16 +11,14 @@ def refresh_title(title: str) -> str:
     return "REFRESH COMPLETE" if title == "REFRESH FINISHED: NOTHING FILLED" else title
 
 
-def refresh_rows(
-    result: RunResult, kind: str, plan: KindPlan, replaced: dict[str, int], replaced_ids: dict[str, int]
-) -> list[tuple[str, int, str]]:
+def refresh_rows(result: RunRecord, kind: str, plan: KindPlan, refreshed: Replacements) -> list[tuple[str, int, str]]:
     """(label, value, note) rows for one kind: Checked, Replaced, Unchanged, and what was not asked."""
     s = result.stats[kind]
     checked = s.found + s.no_image + s.not_found  # ids Spotify answered (a miss keeps the stored image)
     rows = [
         ("Checked", checked, "ids asked again; each row had an image"),
-        ("Replaced", replaced[kind], "journaled: `backfill undo --last`"),
-        ("Unchanged", max(0, checked - replaced_ids[kind]), "the same image, or none now: kept"),
+        ("Replaced", refreshed.rows[kind], "journaled: `backfill undo --last`"),
+        ("Unchanged", max(0, checked - refreshed.ids[kind]), "the same image, or none now: kept"),
     ]
     if s.failed:
         rows.append(("Failed", s.failed, "left as they are; the next refresh asks again"))

@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from backfill.engine.pipeline import KindStats, RunResult
-from backfill.engine.watchdog import NothingWorks
+from backfill.records import KindCounts, Plan, Replacements, RunRecord
 from backfill.report.refresh import refresh_rows, refresh_title
 from backfill.report.text import LABELS, RULE, duration, fit, number, percent, row
 from backfill.sources import SOURCE_NAMES
-from backfill.store.store import Plan
 
 
-def requests_saved(stats: KindStats, requests: int) -> int:
+def requests_saved(stats: KindCounts, requests: int) -> int:
     """Requests saved compared with one request per item that got an answer."""
     return stats.answered - requests
 
@@ -22,7 +20,7 @@ def requests_saved(stats: KindStats, requests: int) -> int:
 
 
 def run_json(
-    result: RunResult, plan: Plan, kinds: tuple[str, ...], db: dict[str, tuple[int, int]], elapsed: float
+    result: RunRecord, plan: Plan, kinds: tuple[str, ...], db: dict[str, tuple[int, int]], elapsed: float
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kind in ("tracks", "artists"):
@@ -66,11 +64,11 @@ NOTHING_TO_FETCH = "Nothing to fetch: every row has an image, has no usable id, 
 NOTHING_TO_REFRESH = "Nothing to refresh: no row has an image with a usable id, or --older-than skipped them all."
 
 
-def _title(result: RunResult, kinds: tuple[str, ...]) -> str:
+def _title(result: RunRecord, kinds: tuple[str, ...]) -> str:
     stats = [result.stats[k] for k in kinds]
     filled = sum(s.updated + s.no_image for s in stats)
     misses = sum(s.not_found + s.failed for s in stats)
-    if result.stopped == "error" and isinstance(result.error, NothingWorks):
+    if result.stopped == "error" and result.nothing_works:
         return "BACKFILL STOPPED: NOTHING FILLED"
     if result.stopped is not None:
         return {
@@ -86,18 +84,18 @@ def _title(result: RunResult, kinds: tuple[str, ...]) -> str:
     return "BACKFILL COMPLETE"
 
 
-def _served(result: RunResult, kind: str) -> str:
+def _served(result: RunRecord, kind: str) -> str:
     parts = [f"{SOURCE_NAMES.get(src, src)} {number(n)}" for (k, src), n in sorted(result.served.items()) if k == kind]
     return ", ".join(parts)
 
 
 def run_text(
-    result: RunResult,
+    result: RunRecord,
     plan: Plan,
     kinds: tuple[str, ...],
     db: dict[str, tuple[int, int]],
     elapsed: float,
-    refreshed: tuple[dict[str, int], dict[str, int]] | None = None,  # a refresh: rows and ids replaced per kind
+    refreshed: Replacements | None = None,  # a refresh: what it replaced
 ) -> str:
     idle = result.stopped is None and not any(result.stats[k].pending or getattr(plan, k).recovered for k in kinds)
     if idle:  # a table of zeros says less than one line
@@ -134,7 +132,7 @@ def run_text(
         if p.remembered:
             rows.append(("Skipped, known misses", p.remembered, "from earlier runs"))
         if refreshed:
-            rows = refresh_rows(result, kind, p, *refreshed)
+            rows = refresh_rows(result, kind, p, refreshed)
         saved = requests_saved(s, requests)
         rows.append(("Requests", requests, f"{number(saved)} saved vs one per item" if saved > 0 and s.updated else ""))
         lines += [line for label, value, note in rows for line in row(label + ":", value, note)]
