@@ -234,6 +234,11 @@ def test_top_fifty_and_the_missing_counts(cli, db_path: Path, tmp_path: Path) ->
         section = section[: section.index("</table>")]
         for key in (reason, "remembered_not_found", "remembered_no_image", "pending"):
             assert f'<td class="n">{report[kind][key]:,}</td>' in section, (kind, key)
+    # The page and the JSON are made from one record: the row the JSON calls recovered_ids is on the page too.
+    assert report["artists"]["recovered_ids"] > 0
+    artists = text[text.index('id="missing-artists"') :]
+    row = f'<td>of those, ids recoverable from tracks</td><td class="n">{report["artists"]["recovered_ids"]:,}</td>'
+    assert row in artists[: artists.index("</table>")]
 
 
 @pytest.mark.parametrize("existing", [b"my notes\n", None])

@@ -11,7 +11,7 @@ from backfill.cli.parser import VERIFY_LOCK_TIMEOUT
 from backfill.cli.settings import checked_settings
 from backfill.errors import EXIT_OK, UsageError
 from backfill.report.html import TOP_N, page, refusal, write_page
-from backfill.report.plan import verify_json, verify_text
+from backfill.report.verify import verify_json, verify_record, verify_text
 from backfill.store.dbfile import dashboard_cannot_open, sniff
 from backfill.store.store import Store
 from backfill.store.toplists import Ranking, TopItem, ranking, top_artists, top_tracks
@@ -27,7 +27,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     unopenable = dashboard_cannot_open(settings.db_path, sniff(settings.db_path))
     try:
         plan = store.plan()
-        report = verify_json(store.image_counts(), plan, store.remembered_counts(), store.samples())
+        record = verify_record(
+            str(settings.db_path), store.image_counts(), plan, store.remembered_counts(), store.samples()
+        )
         tops = _tops(store) if args.html is not None else None
     finally:
         store.close()
@@ -37,7 +39,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             from backfill.sources.pictures import embed  # aiohttp: only this option pays for it, not every verify
 
             embedded = embed(item.image_url for item in (*tops[1], *tops[2]))
-        html = page(str(settings.db_path), report, *tops, embedded.uris if embedded else None)
+        html = page(str(settings.db_path), record, *tops, embedded.uris if embedded else None)
         if embedded is not None:
             print(embedded.summary(), file=sys.stderr)
         try:
@@ -46,9 +48,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot write {args.html}: {getattr(exc, 'strerror', None) or exc}") from None
         print(f"HTML report written to {args.html}", file=sys.stderr)
     if args.json:
-        print(json.dumps({**report, "error": None}, indent=2))
+        print(json.dumps({**verify_json(record), "error": None}, indent=2))
     else:
-        print(verify_text(str(settings.db_path), report))
+        print(verify_text(record))
     if unopenable:
         print(unopenable, file=sys.stderr)
     return EXIT_OK

@@ -12,9 +12,9 @@ import tempfile
 from collections.abc import Mapping
 from html import escape
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
+from backfill.report.verify import VerifyRecord
 from backfill.store.toplists import Ranking, TopItem
 
 TOP_N = 50
@@ -122,36 +122,37 @@ def _top(title: str, kind: str, items: list[TopItem], ranking: Ranking, embedded
     return f'<h2>{title}</h2><ol class="top" id="top-{kind}s">{rows}</ol>'
 
 
-def _coverage(report: dict[str, Any]) -> str:
+def _coverage(record: VerifyRecord) -> str:
     boxes = []
-    for kind, r in report.items():
-        pct = 100 * r["with_image"] / r["total"] if r["total"] else 0.0
+    for kind, c in record.tables.items():
+        pct = 100 * c.with_image / c.total if c.total else 0.0
         label = "Tracks (album art)" if kind == "tracks" else "Artists (photos)"
         boxes.append(
             f'<div class="box" id="coverage-{kind}"><div class="name">{label}</div>'
             f'<div class="bar"><span style="width:{pct:.1f}%"></span></div>'
-            f"{_n(r['with_image'])} of {_n(r['total'])} with an image ({pct:.1f}%)</div>"
+            f"{_n(c.with_image)} of {_n(c.total)} with an image ({pct:.1f}%)</div>"
         )
     return f'<h2>Coverage</h2><div class="cov">{"".join(boxes)}</div>'
 
 
-def _missing(report: dict[str, Any]) -> str:
+def _missing(record: VerifyRecord) -> str:
     parts = []
-    for kind, r in report.items():
+    for kind, c in record.tables.items():
+        unusable = (
+            "invalid URI (local files, episodes, empty): never fetched" if kind == "tracks" else "no usable artist id"
+        )
         rows = [
-            ("invalid URI (local files, episodes, empty): never fetched", r.get("invalid"))
-            if kind == "tracks"
-            else ("no usable artist id", r.get("no_id")),
-            ("remembered miss: not on Spotify", r["remembered_not_found"]),
-            ("remembered miss: no image on Spotify", r["remembered_no_image"]),
-            ("not yet fetched: the next run fetches these", r["pending"]),
+            (unusable, c.unusable),
+            ("remembered miss: not on Spotify", c.remembered_not_found),
+            ("remembered miss: no image on Spotify", c.remembered_no_image),
+            ("not yet fetched: the next run fetches these", c.pending),
         ]
-        if kind == "artists" and r.get("recoverable_ids"):
-            rows.append(("of those, ids recoverable from tracks", r["recoverable_ids"]))
-        cells = "".join(f'<tr><td>{_e(label)}</td><td class="n">{_n(n or 0)}</td></tr>' for label, n in rows)
+        if c.recoverable_ids:
+            rows.append(("of those, ids recoverable from tracks", c.recoverable_ids))
+        cells = "".join(f'<tr><td>{_e(label)}</td><td class="n">{_n(n)}</td></tr>' for label, n in rows)
         title = "Tracks" if kind == "tracks" else "Artists"
         parts.append(
-            f'<div class="box" id="missing-{kind}"><div class="name">{title}: {_n(r["without_image"])} rows '
+            f'<div class="box" id="missing-{kind}"><div class="name">{title}: {_n(c.without_image)} rows '
             f"without an image</div><table>{cells}</table></div>"
         )
     note = (
@@ -163,7 +164,7 @@ def _missing(report: dict[str, Any]) -> str:
 
 def page(
     db_path: str,
-    report: dict[str, Any],
+    record: VerifyRecord,
     ranking: Ranking,
     tracks: list[TopItem],
     artists: list[TopItem],
@@ -173,11 +174,11 @@ def page(
     embedded = embedded or {}
     body = [
         f"<h1>backfill verify</h1><div class='path'>{_e(db_path)}</div>",
-        _coverage(report),
+        _coverage(record),
         f"<p class='note' id='ranking'>{_e(_RANKED[ranking])}</p>",
         _top(f"Top {TOP_N} tracks", "track", tracks, ranking, embedded),
-        _top(f"Top {TOP_N} artists", "artist", artists, ranking, embedded) if "artists" in report else "",
-        _missing(report),
+        _top(f"Top {TOP_N} artists", "artist", artists, ranking, embedded) if "artists" in record.tables else "",
+        _missing(record),
     ]
     return (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">{MARKER}'

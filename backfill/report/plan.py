@@ -1,5 +1,4 @@
-"""What the tool prints before a run and about a file: the dry-run estimate and `verify`. Light to import:
-`verify` starts without the fetching side."""
+"""What `run --dry-run` prints: the plan's counts and the requests and time each way the run may go would take."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import math
 from typing import Any
 
 from backfill.records import KindPlan, Plan
-from backfill.report.text import LABELS, RULE, duration, fit, number, percent, row
+from backfill.report.text import LABELS, RULE, duration, fit, number
 from backfill.sources import BATCH_SIZE, SOURCE_NAMES
 
 # -- dry run --------------------------------------------------------------------------------------
@@ -115,64 +114,5 @@ def dry_run_text(
         per_item = estimate(plan)["one_per_item"]
         lines.append(f"  {'(one request per item:':<30}Web API {number(per_item)}  ~{duration(per_item / rate)})")
         lines.append("  (Development Mode: album grouping; a floor, long albums and editions add a little)")
-    lines.append(RULE)
-    return fit(lines)
-
-
-# -- verify ---------------------------------------------------------------------------------------
-
-
-def verify_json(
-    db: dict[str, tuple[int, int]],
-    plan: Plan,
-    remembered: dict[tuple[str, str], int],
-    samples: dict[str, tuple[str, str] | None],
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for kind, log_kind in (("tracks", "track"), ("artists", "artist")):
-        if kind not in db:
-            continue
-        total, with_image = db[kind]
-        p = getattr(plan, kind)
-        out[kind] = {
-            "total": total,
-            "with_image": with_image,
-            "without_image": total - with_image,
-            "coverage": round(with_image / total, 4) if total else None,
-            "invalid" if kind == "tracks" else "no_id": p.invalid,
-            "remembered_not_found": remembered.get((log_kind, "not_found"), 0),
-            "remembered_no_image": remembered.get((log_kind, "no_image"), 0),
-            "pending": p.pending,
-        }
-        if kind == "artists":
-            out[kind]["recovered_ids"] = p.recovered
-        sample = samples.get(kind[:-1])
-        out[kind]["sample"] = {"name": sample[0], "image_url": sample[1]} if sample else None
-    return out
-
-
-def verify_text(path: str, report: dict[str, Any]) -> str:
-    lines = [RULE, f"VERIFY {path}", RULE]
-    for kind, r in report.items():
-        lines += [
-            "",
-            LABELS[kind],
-            f"  {'Total:':<32}{number(r['total']):>9}",
-            *row("With image:", r["with_image"], f"({percent(r['with_image'], r['total'])})", 32),
-            f"  {'Without image:':<32}{number(r['without_image']):>9}",
-        ]
-        if kind == "tracks":
-            lines.append(f"  {'  invalid URI (never fetched):':<32}{number(r['invalid']):>9}")
-        else:
-            lines.append(f"  {'  no usable artist id:':<32}{number(r['no_id']):>9}")
-        lines += [
-            f"  {'  known: not on Spotify:':<32}{number(r['remembered_not_found']):>9}",
-            f"  {'  known: no image on Spotify:':<32}{number(r['remembered_no_image']):>9}",
-            f"  {'  to fetch on the next run:':<32}{number(r['pending']):>9}",
-        ]
-        if kind == "artists" and r["recovered_ids"]:
-            lines.append(f"  {'  (ids recoverable from tracks):':<32}{number(r['recovered_ids']):>9}")
-        if r["sample"]:
-            lines += [f"  Sample: {r['sample']['name']}", f"    {r['sample']['image_url']}"]
     lines.append(RULE)
     return fit(lines)
