@@ -361,3 +361,17 @@ def _replaced_ids(db: Path, kind: str) -> int:
         sql = """SELECT count(DISTINCT a.spotify_artist_id) FROM backfill_journal j
                  JOIN artists a ON a.artist_name = j.row_key WHERE j.kind = 'artist'"""
     return int(table(db, sql)[0][0])
+
+
+def test_a_refresh_dry_run_counts_rows_with_an_image_and_the_ids_just_checked(cli, filled: Path) -> None:
+    with_image = duckdb.connect(str(filled), read_only=True)
+    tracks = with_image.execute("SELECT count(*) FROM tracks WHERE album_image_url IS NOT NULL").fetchone()
+    with_image.close()
+    assert cli("run", "--db", filled, "--refresh", *FAST).code == 0
+    out = cli("run", "--db", filled, "--refresh", "--older-than", "1", "--dry-run").out
+    assert "DRY RUN (refresh): nothing fetched, nothing written" in out
+    tracks_part = out[out.index("TRACKS") : out.index("ARTISTS")]
+    assert re.search(rf"Rows with an image:\s+{tracks[0]:,}\n", tracks_part), out
+    assert re.search(r"Just checked, skipped:\s+[1-9]", tracks_part) and "without an image" not in out
+    plain = cli("run", "--db", filled, "--dry-run").out
+    assert "DRY RUN: nothing" in plain and "Rows without an image:" in plain and "Just checked" not in plain

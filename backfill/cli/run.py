@@ -79,12 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         doc = dry_run_json(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate)
         print(json.dumps({**doc, "env_file": _env_file(settings)}, indent=2))
         return EXIT_OK
-    text = dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate)
-    if args.refresh:  # the same figures, about the rows that have an image
-        text = text.replace("DRY RUN:", "DRY RUN (refresh):")
-        for old, new in (("without an image:", "with an image:   "), ("Known misses,", "Just checked,")):
-            text = text.replace(old, new)
-    print(text)
+    print(dry_run_text(plan, kinds, args.rate, use_api, use_oembed, args.oembed_rate, refresh=args.refresh))
     print(env_file_line(settings))
     return EXIT_OK
 

@@ -90,17 +90,23 @@ _WAYS = {
 
 def dry_run_text(
     plan: Plan, kinds: tuple[str, ...], rate: float, use_api: bool = True, use_oembed: bool = False,
-    oembed_rate: float = 10.0,
+    oembed_rate: float = 10.0, *, refresh: bool = False,
 ) -> str:  # fmt: skip
-    lines = [RULE, "DRY RUN: nothing fetched, nothing written", RULE]
+    """`refresh`: the same figures, about the rows that have an image (and the ids checked recently)."""
+    title = (
+        "DRY RUN (refresh): nothing fetched, nothing written"
+        if refresh
+        else "DRY RUN: nothing fetched, nothing written"
+    )
+    lines = [RULE, title, RULE]
     for kind in kinds:
         p = getattr(plan, kind)
         lines += [
             "",
             LABELS[kind],
-            f"  {'Rows without an image:':<30}{number(p.missing_rows):>9}",
+            f"  {'Rows with an image:' if refresh else 'Rows without an image:':<30}{number(p.missing_rows):>9}",
             f"  {'No usable id (never sent):':<30}{number(p.invalid):>9}",
-            f"  {'Known misses, skipped:':<30}{number(p.remembered):>9}",
+            f"  {'Just checked, skipped:' if refresh else 'Known misses, skipped:':<30}{number(p.remembered):>9}",
             f"  {'Distinct ids to fetch:':<30}{number(p.pending):>9}",
         ]
         if kind == "artists" and p.recovered:
