@@ -1,4 +1,8 @@
-"""Settings from the environment and a `.env` file (the real environment wins)."""
+"""Settings from the environment and a `.env` file (the real environment wins), and every default, once.
+
+Every variable is read here, in `load_settings`, with one rule per type; an unusable value is a ConfigError
+naming the variable (exit 2), never a silent fall-back to the default.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,11 @@ DEFAULT_OEMBED_RATE = 10.0  # oEmbed requests per second to start from (and neve
 # A SIGKILL loses at most that much fetched work; Ctrl-C and SIGTERM write it first.
 DEFAULT_WRITE_SECONDS = 10.0
 DEFAULT_WRITE_RESULTS = 100_000  # also the largest batch: bigger ones gain little (one table scan per UPDATE)
+DEFAULT_TIMEOUT = 30.0  # BACKFILL_TIMEOUT: seconds one request may take
+# BACKFILL_GIVE_UP_AFTER: a source with no answer at all for this long (and a few timeouts in a row) is mute.
+# With the 30 s request timeout and a few retries, a mute source is given up within about two minutes.
+DEFAULT_GIVE_UP_AFTER = 90.0
+DEFAULT_EMBED_TIMEOUT = 5.0  # BACKFILL_EMBED_TIMEOUT: seconds for each picture `verify --embed-images` fetches
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,9 @@ class Settings:
     postgres_url: str | None = None  # POSTGRES_URL: where `backfill sync` pushes to
     write_seconds: float = DEFAULT_WRITE_SECONDS
     write_results: int = DEFAULT_WRITE_RESULTS
+    timeout: float = DEFAULT_TIMEOUT
+    give_up_after: float = DEFAULT_GIVE_UP_AFTER
+    embed_timeout: float = DEFAULT_EMBED_TIMEOUT
     env_file: Path | None = None  # the .env that was read, if any
 
     def require_credentials(self) -> tuple[str, str]:
@@ -94,19 +106,26 @@ def load_settings(
         postgres_url=get("POSTGRES_URL"),
         write_seconds=_positive("BACKFILL_WRITE_SECONDS", get("BACKFILL_WRITE_SECONDS"), float, DEFAULT_WRITE_SECONDS),
         write_results=_positive("BACKFILL_WRITE_RESULTS", get("BACKFILL_WRITE_RESULTS"), int, DEFAULT_WRITE_RESULTS),
+        timeout=_positive("BACKFILL_TIMEOUT", get("BACKFILL_TIMEOUT"), float, DEFAULT_TIMEOUT),
+        give_up_after=_positive(
+            "BACKFILL_GIVE_UP_AFTER", get("BACKFILL_GIVE_UP_AFTER"), float, DEFAULT_GIVE_UP_AFTER, zero=True
+        ),
+        embed_timeout=_positive("BACKFILL_EMBED_TIMEOUT", get("BACKFILL_EMBED_TIMEOUT"), float, DEFAULT_EMBED_TIMEOUT),
         env_file=dotenv if dotenv is not None and dotenv.is_file() else None,
     )
 
 
-def _positive(name: str, text: str | None, kind: type[float] | type[int], default: float) -> Any:
+def _positive(name: str, text: str | None, kind: type[float] | type[int], default: float, *, zero: bool = False) -> Any:
+    """A finite number greater than 0 (or equal, with `zero`), else a ConfigError naming the variable."""
     if text is None:
         return default
     try:
         value = kind(text)
     except ValueError:
-        value = 0
-    if not 0 < value < float("inf"):
-        raise ConfigError(f"{name} must be a number greater than 0, not {text!r}")
+        value = -1
+    if not (value >= 0 if zero else value > 0) or not value < float("inf"):
+        least = "0 or more" if zero else "greater than 0"
+        raise ConfigError(f"{name} must be a number {least}, not {text!r}")
     return value
 
 

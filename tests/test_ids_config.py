@@ -58,3 +58,30 @@ def test_missing_credentials_name_the_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="SPOTIFY_CLIENT_SECRET") as err:
         s.require_credentials()
     assert "SPOTIFY_CLIENT_ID" not in str(err.value)
+
+
+NUMBERS = {
+    "BACKFILL_TIMEOUT": ("timeout", "30", 30.0),
+    "BACKFILL_GIVE_UP_AFTER": ("give_up_after", "0", 0.0),  # 0: give a silent source up at its first timeouts
+    "BACKFILL_EMBED_TIMEOUT": ("embed_timeout", "2.5", 2.5),
+    "BACKFILL_WRITE_SECONDS": ("write_seconds", "1", 1.0),
+    "BACKFILL_WRITE_RESULTS": ("write_results", "7", 7),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NUMBERS))
+def test_every_number_is_read_from_the_env_file_too_and_the_environment_wins(tmp_path: Path, name: str) -> None:
+    field, text, value = NUMBERS[name]
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"{name}={text}\n")
+    assert getattr(load_settings(environ={}, env_file=env_file), field) == value
+    assert getattr(load_settings(environ={name: "9"}, env_file=env_file), field) == 9
+
+
+@pytest.mark.parametrize("name", sorted(NUMBERS))
+@pytest.mark.parametrize("text", ["soon", "-1", "inf", "nan"])
+def test_an_unusable_number_is_an_error_naming_its_variable_not_the_default(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings(environ={name: text}, env_file=tmp_path / "none.env")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from backfill.sources.pictures import MAX_PICTURE, TIMEOUT_ENV
+from backfill.sources.pictures import MAX_PICTURE
 from standin.hosting import Hosted
 from standin.pictures import picture
 from tests.conftest import digest
@@ -89,7 +89,7 @@ def pictures(page: str) -> dict[str, str]:
 def test_only_small_raster_pictures_are_put_inside_the_page(
     cli, host: PictureHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(TIMEOUT_ENV, "0.5")  # for the mute case: the page is written all the same
+    monkeypatch.setenv("BACKFILL_EMBED_TIMEOUT", "0.5")  # for the mute case: the page is written all the same
     local = tmp_path / "pic.png"
     local.write_bytes(PNG)
     urls = [f"{host.base_url}/{case}" for case in CASES] + [local.as_uri()]

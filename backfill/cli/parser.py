@@ -48,13 +48,15 @@ _VARIABLES = {
     "HTTPS_PROXY, HTTP_PROXY, NO_PROXY": "the usual proxy settings, read once at start",
     "BACKFILL_TIMEOUT": "seconds to wait for one answer (default 30)",
     "BACKFILL_GIVE_UP_AFTER": "a source with no answer at all for this long is given up (default 90)",
+    "BACKFILL_WRITE_SECONDS, BACKFILL_WRITE_RESULTS": "the writer holds the file this often at most (10, 100000)",
+    "BACKFILL_EMBED_TIMEOUT": "verify --embed-images: seconds for each picture (default 5)",
 }
 # Each command's own: the variables it reads and the exit codes it can end with.
 _USES: dict[str | None, tuple[tuple[str, ...], tuple[int, ...]]] = {
     None: (tuple(_VARIABLES), tuple(_EXIT_MEANINGS)),  # the overview: everything
-    "run": (tuple(_VARIABLES), tuple(_EXIT_MEANINGS)),
+    "run": (tuple(n for n in _VARIABLES if n != "BACKFILL_EMBED_TIMEOUT"), tuple(_EXIT_MEANINGS)),
     "sync": (("BACKFILL_DB", "POSTGRES_URL"), (EXIT_OK, EXIT_USAGE, EXIT_SIGINT, EXIT_BROKEN_PIPE)),
-    "verify": (("BACKFILL_DB",), (EXIT_OK, EXIT_USAGE, EXIT_SIGINT, EXIT_BROKEN_PIPE)),
+    "verify": (("BACKFILL_DB", "BACKFILL_EMBED_TIMEOUT"), (EXIT_OK, EXIT_USAGE, EXIT_SIGINT, EXIT_BROKEN_PIPE)),
     "undo": (("BACKFILL_DB",), (EXIT_OK, EXIT_USAGE, EXIT_SIGINT, EXIT_BROKEN_PIPE)),
     "demo": ((), (EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT)),  # its own emulator: no setting read
 }

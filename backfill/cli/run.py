@@ -37,7 +37,6 @@ from backfill.report.plan import dry_run_json, dry_run_text
 from backfill.report.run import run_json, run_text
 from backfill.report.text import text_width
 from backfill.sources.auth import CredentialsRejected
-from backfill.sources.health import DEFAULT_GIVE_UP_AFTER, GIVE_UP_ENV, TIMEOUT_ENV, seconds_from_env
 from backfill.sources.http import ClientOptions
 from backfill.store.runlock import run_lock
 from backfill.store.store import MissFilter, Plan
@@ -53,8 +52,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         max_wait=args.max_wait,
         max_retries=args.retries,
-        timeout=seconds_from_env(TIMEOUT_ENV, ClientOptions.timeout),
-        give_up_after=seconds_from_env(GIVE_UP_ENV, DEFAULT_GIVE_UP_AFTER),
+        timeout=settings.timeout,
+        give_up_after=settings.give_up_after,
     )
     config = RunConfig(
         settings,

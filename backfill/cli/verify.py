@@ -38,7 +38,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if args.embed_images:
             from backfill.sources.pictures import embed  # aiohttp: only this option pays for it, not every verify
 
-            embedded = embed(item.image_url for item in (*tops[1], *tops[2]))
+            embedded = embed((item.image_url for item in (*tops[1], *tops[2])), settings.embed_timeout)
         html = page(str(settings.db_path), record, *tops, embedded.uris if embedded else None)
         if embedded is not None:
             print(embedded.summary(), file=sys.stderr)

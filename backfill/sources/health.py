@@ -8,7 +8,6 @@ A source given up shuts its gate: every request of it still waiting, or sent lat
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -20,13 +19,9 @@ from backfill.sources.hints import SETTING
 UNREACHABLE_LIMIT = 3
 # Requests in a row that got no answer (timeouts, or lost connections after the source had answered) ...
 MUTE_LIMIT = 3
-# ... with no answer at all for this long: the source is mute. With the 30 s request timeout and a few retries,
-# a mute source is given up within about two minutes.
-DEFAULT_GIVE_UP_AFTER = 90.0
+# ... with no answer at all for give_up_after seconds (config.DEFAULT_GIVE_UP_AFTER): the source is mute.
 # Answers in a row that are not this service's (HTML, a JSON list or string, a redirect elsewhere).
 NOT_SERVICE_LIMIT = 5
-GIVE_UP_ENV = "BACKFILL_GIVE_UP_AFTER"
-TIMEOUT_ENV = "BACKFILL_TIMEOUT"
 
 
 class Fatal(Exception):
@@ -99,19 +94,3 @@ class Health:
         down = SourceDown(self._source, f"{message} (check {setting}, or a proxy)" if setting else message)
         self._gate.shut(down)
         raise down
-
-
-def seconds_from_env(name: str, default: float) -> float:
-    """A positive number of seconds from the environment (tests and slow links set these), else `default`."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0 or value == float("inf"):
-        from backfill.errors import ConfigError
-
-        raise ConfigError(f"{name}={raw!r}: expected a number of seconds")
-    return value

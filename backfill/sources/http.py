@@ -19,8 +19,9 @@ from typing import Any, Literal
 
 import aiohttp
 
-from backfill.sources.health import DEFAULT_GIVE_UP_AFTER, Health
+from backfill.config import DEFAULT_GIVE_UP_AFTER, DEFAULT_TIMEOUT
 from backfill.sources.health import Fatal as Fatal  # where the sources' fatal errors have always come from
+from backfill.sources.health import Health
 from backfill.sources.pacing import Pace, backoff
 from backfill.sources.proxy import proxy_for
 
@@ -151,7 +152,7 @@ class ClientOptions:
     max_retries: int = 5  # for 5xx, timeouts, dropped connections and garbled answers
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
-    timeout: float = 30.0
+    timeout: float = DEFAULT_TIMEOUT
     give_up_after: float = DEFAULT_GIVE_UP_AFTER  # no answer at all for this long (and MUTE_LIMIT timeouts): mute
 
 

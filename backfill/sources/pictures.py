@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from backfill.config import DEFAULT_EMBED_TIMEOUT
 from backfill.sources.http import read_capped
 from backfill.sources.proxy import proxy_for
 
 MAX_PICTURE = 2 * 1024 * 1024  # a real cover (640 px JPEG) is about 100 KB
 # Raster only: an SVG could carry markup and scripts into a page that promises to run none.
 TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"})
-TIMEOUT_ENV = "BACKFILL_EMBED_TIMEOUT"
-TIMEOUT = 5.0  # seconds for each picture; all of them together get three times that
+# Each picture gets its timeout (BACKFILL_EMBED_TIMEOUT, config); all of them together three times that.
 _CONCURRENCY = 8
 
 
@@ -40,14 +39,6 @@ class Embedded:
             url, why = next(iter(self.failed.items()))
             line += f"; {len(self.failed):,} kept their URL (e.g. {urlsplit(url).hostname or url}: {why})"
         return line
-
-
-def _timeout() -> float:
-    try:
-        value = float(os.environ.get(TIMEOUT_ENV, TIMEOUT))
-    except ValueError:
-        return TIMEOUT
-    return value if value > 0 else TIMEOUT
 
 
 async def _fetch(session: aiohttp.ClientSession, url: str) -> str:
@@ -92,7 +83,7 @@ async def _embed(urls: list[str], seconds: float) -> Embedded:
     return found
 
 
-def embed(urls: Iterable[str | None]) -> Embedded:
+def embed(urls: Iterable[str | None], timeout: float = DEFAULT_EMBED_TIMEOUT) -> Embedded:
     """Fetch each distinct http(s) URL once; other URLs are reported as kept, never fetched."""
     wanted: list[str] = []
     skipped: dict[str, str] = {}
@@ -105,6 +96,6 @@ def embed(urls: Iterable[str | None]) -> Embedded:
             wanted.append(url)
         else:
             skipped[url] = "not an http(s) URL"
-    found = asyncio.run(_embed(wanted, _timeout())) if wanted else Embedded()
+    found = asyncio.run(_embed(wanted, timeout)) if wanted else Embedded()
     found.failed.update(skipped)
     return found
