@@ -20,7 +20,6 @@ from backfill.sources.matching import (
     confirm_artist,
     deezer_image,
     match_album,
-    same_name,
 )
 from standin.deezer import DeezerConfig, DeezerEmulator
 from standin.musicbrainz import MusicBrainzConfig, MusicBrainzEmulator
@@ -50,12 +49,11 @@ async def deezer_artist(ask: Asker, name: str) -> tuple[Verdict[ArtistCandidate]
     found = (await ask("/search/artist", q=name))["data"]
     shown = {str(a["id"]): a for a in found}
     candidates = []
-    for artist in found:
-        if same_name(artist["name"], name):  # only these can be confirmed: no evidence fetched for the rest
-            albums = (await ask(f"/artist/{artist['id']}/albums", limit="100"))["data"]
-            top = (await ask(f"/artist/{artist['id']}/top", limit="50"))["data"]
-            catalogue = Catalogue(tuple(a["title"] for a in albums), tuple(t["title"] for t in top))
-            candidates.append((ArtistCandidate(str(artist["id"]), artist["name"], artist["nb_fan"]), catalogue))
+    for artist in found:  # near misses too: the matcher, not this helper, must turn them down
+        albums = (await ask(f"/artist/{artist['id']}/albums", limit="100"))["data"]
+        top = (await ask(f"/artist/{artist['id']}/top", limit="50"))["data"]
+        catalogue = Catalogue(tuple(a["title"] for a in albums), tuple(t["title"] for t in top))
+        candidates.append((ArtistCandidate(str(artist["id"]), artist["name"], artist["nb_fan"]), catalogue))
     rows = [r for r in WORLD.history if r.artist == name]
     history = ArtistHistory(name, tuple(r.title for r in rows), tuple(r.album for r in rows if r.album))
     return confirm_artist(history, candidates), shown
@@ -66,18 +64,17 @@ async def deezer_album(ask: Asker, played: PlayedTrack, artist_id: str | None) -
     found = (await ask("/search/album", q=query))["data"]
     candidates = []
     for album in found:
-        if same_name(album["artist"]["name"], played.artist):
-            tracks = (await ask(f"/album/{album['id']}/tracks"))["data"]
-            candidates.append(
-                AlbumCandidate(
-                    str(album["id"]),
-                    album["title"],
-                    str(album["artist"]["id"]),
-                    album["artist"]["name"],
-                    album["record_type"] == "single",
-                    tuple(t["title"] for t in tracks),
-                )
+        tracks = (await ask(f"/album/{album['id']}/tracks"))["data"]
+        candidates.append(
+            AlbumCandidate(
+                str(album["id"]),
+                album["title"],
+                str(album["artist"]["id"]),
+                album["artist"]["name"],
+                album["record_type"] == "single",
+                tuple(t["title"] for t in tracks),
             )
+        )
     return match_album(played, candidates, artist_id), {str(a["id"]): a for a in found}
 
 
