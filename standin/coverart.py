@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from backfill.emulator.hosting import Hosted
+from standin.hosting import Hosted
 from standin.provider_images import picture_response
 from standin.provider_world import ProviderWorld, ProviderWorldSpec, ReleaseGroup, build_provider_world
 

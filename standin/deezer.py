@@ -30,9 +30,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from backfill.emulator.hosting import Hosted
 from standin.deezer_search import search_albums, search_artists, search_tracks
 from standin.deezer_shapes import Json, Shapes
+from standin.hosting import Hosted
 from standin.provider_images import picture_response
 from standin.provider_world import DEEZER_IMAGE_HOST, ProviderWorld, ProviderWorldSpec, build_provider_world
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from backfill.emulator.hosting import Hosted
+from standin.hosting import Hosted
 from standin.provider_search import exact, finds, lucene_query
 from standin.provider_world import MbArtist, ProviderWorld, ProviderWorldSpec, ReleaseGroup, build_provider_world
 

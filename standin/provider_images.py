@@ -10,7 +10,7 @@ import re
 
 from aiohttp import web
 
-from backfill.emulator.pictures import picture, png
+from standin.pictures import picture, png
 
 _SIZE = re.compile(r"(?:^(\d+)x\d+-|_thumb(\d+)\.|-(\d+)\.jpg$)")
 _DEFAULT = 500
