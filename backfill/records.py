@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from backfill.kinds import KindName
 
-Status = Literal["updated", "no_image", "not_found", "failed"]
+Status = Literal["updated", "no_image", "not_found", "unconfirmed", "failed"]
 Stopped = Literal["rate_limited", "interrupted", "error"]
-REMEMBERED: tuple[Status, ...] = ("not_found", "no_image")  # misses a later run skips
+REMEMBERED: tuple[Status, ...] = ("not_found", "no_image", "unconfirmed")  # misses a later run skips
 NEVER = datetime(1, 1, 1)  # a cutoff before every remembered miss: skip them all
 
 
@@ -25,6 +25,23 @@ class Outcome:
     status: Status
     url: str | None = None
     names: tuple[str, ...] = ()  # artist names whose NULL spotify_artist_id was recovered as this id
+    source: str = "spotify"  # who answered: "spotify", or a fallback provider ("deezer", "musicbrainz")
+    provider_id: str | None = None  # a fallback: the provider's id of what it matched
+    confirmed_by: str = ""  # a fallback: the history's evidence that confirmed the match
+    candidates: tuple[str, ...] = ()  # unconfirmed: the candidates a person may pick from (`backfill set`)
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A row a fallback provider is asked about, as the user's history describes it (fallbacks know no Spotify
+    id: they search by names, and the history confirms or refuses what they find)."""
+
+    key: str  # the row: a track URI (`spotify:track:…`, `spotify:local:…`, anything), or an artist name
+    artist: str  # the artist name
+    title: str = ""  # tracks: the track title
+    album: str = ""  # tracks: the album name ("" when unknown, as for many local files)
+    tracks: tuple[str, ...] = ()  # artists: the user's track titles by this name
+    albums: tuple[str, ...] = ()  # artists: the user's album names by this name
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,7 @@ class KindCounts:
     updated: int = 0  # image rows committed (a row filled meanwhile by someone else is not counted)
     no_image: int = 0  # these three: answers whose transaction committed
     not_found: int = 0
+    unconfirmed: int = 0  # fallbacks: candidates found, none confirmed by the history (remembered)
     found: int = 0  # ids with an image
     failed: int = 0
     recovered: int = 0  # artist rows given the id Spotify confirmed (committed)
@@ -87,7 +105,7 @@ class KindCounts:
 
     @property
     def answered(self) -> int:
-        return self.found + self.no_image + self.not_found + self.failed
+        return self.found + self.no_image + self.not_found + self.unconfirmed + self.failed
 
     @property
     def remaining(self) -> int:

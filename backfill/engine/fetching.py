@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from backfill.records import Lookup
 from backfill.sources.answers import Answer
 from backfill.sources.base import GiveUp, Lineup, LostSource, Source
 from backfill.sources.http import Kind
@@ -28,6 +29,7 @@ class Job:
     batch: bool = False  # one batch call for all of them
     probe: bool = False  # the first batch call of the run: when batches are refused the producer queues it again
     names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # artists: names whose id was recovered
+    lookups: Mapping[str, Lookup] = field(default_factory=dict)  # for fallback providers: the rows asked about
 
     @property
     def ids(self) -> list[str]:
@@ -42,6 +44,7 @@ class Fetched:
     item_id: str
     answer: Answer
     source: str
+    provider: str = "spotify"  # whose image it is (backfill.sources.base.Source.provider)
     names: tuple[str, ...] = ()  # artists: the names whose id this answer confirms
 
     @property
@@ -131,7 +134,7 @@ class Fetcher:
             retry: list[str] = []
             answered: set[str] = set()
             try:
-                async for item_id, answer in source.singles(job.kind, pending):
+                async for item_id, answer in source.singles(job.kind, pending, job.lookups):
                     answered.add(item_id)
                     if answer.status == "failed" and self._has_after(n):
                         retry.append(item_id)  # the next source may answer it
@@ -155,4 +158,4 @@ class Fetcher:
     async def _answer(self, job: Job, item_id: str, answer: Answer, source: Source) -> None:
         if answer.status != "failed":  # a malformed answer is a failure, not an answer
             self.served[(job.kind, source.name)] += 1
-        await self._emit(Fetched(job.kind, item_id, answer, source.name, job.names.get(item_id, ())))
+        await self._emit(Fetched(job.kind, item_id, answer, source.name, source.provider, job.names.get(item_id, ())))

@@ -49,6 +49,7 @@ class KindStats:
     updated: int = 0  # image rows committed (not ids fetched: a row filled meanwhile by another is not counted)
     no_image: int = 0  # these three: answers whose transaction committed (backfill.engine.writer)
     not_found: int = 0
+    unconfirmed: int = 0  # fallbacks: candidates found, none confirmed by the history (remembered)
     found: int = 0  # ids with an image
     failed: int = 0
     recovered: int = 0  # artist rows given the id Spotify confirmed (committed)
@@ -56,7 +57,7 @@ class KindStats:
 
     @property
     def answered(self) -> int:
-        return self.found + self.no_image + self.not_found + self.failed
+        return self.found + self.no_image + self.not_found + self.unconfirmed + self.failed
 
     @property
     def remaining(self) -> int:
@@ -255,6 +256,16 @@ class Pipeline:
 
     async def _emit(self, fetched: Fetched) -> None:
         answer = fetched.answer
-        outcome = Outcome(fetched.kind, fetched.item_id, answer.status, url=answer.url, names=fetched.names)
+        outcome = Outcome(
+            fetched.kind,
+            fetched.item_id,
+            answer.status,
+            url=answer.url,
+            names=fetched.names,
+            source=fetched.provider,
+            provider_id=answer.provider_id,
+            confirmed_by=answer.confirmed_by,
+            candidates=answer.candidates,
+        )
         for passed in self._watch.see(outcome, fetched.http_status, fetched.source):
             await self._results.put(passed)

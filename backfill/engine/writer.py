@@ -183,6 +183,8 @@ class Writer:
                 stats.no_image += 1
             elif o.status == "not_found":
                 stats.not_found += 1
+            elif o.status == "unconfirmed":
+                stats.unconfirmed += 1
 
     def _arrived(self, outcomes: list[Outcome]) -> None:
         """Failures count as they come (nothing of them is written); the bars show what was fetched."""

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from backfill.sources.images import Malformed, choose_image, is_image_url
 
-Verdict = Literal["updated", "no_image", "not_found", "failed"]
+Verdict = Literal["updated", "no_image", "not_found", "unconfirmed", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,9 @@ class Answer:
     url: str | None = None
     why: str = ""  # for failures: what was wrong
     http_status: int = 0  # for failures: the last HTTP status behind it (0: no usable answer came)
+    provider_id: str | None = None  # a fallback's answer: the provider's id of the artist or album it matched
+    confirmed_by: str = ""  # a fallback's answer: what in the history confirmed the match
+    candidates: tuple[str, ...] = ()  # "unconfirmed": the candidates found, none (or more than one) confirmed
 
     @classmethod
     def failure(cls, exc: Exception) -> Answer:

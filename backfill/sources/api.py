@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import aiohttp
 
+from backfill.records import Lookup
 from backfill.sources import BATCH_SIZE
 from backfill.sources.answers import Answer, album_listing, artist_answer, batch_entries, page_ids, track_answer
 from backfill.sources.auth import TokenSource
@@ -58,6 +59,7 @@ class _BatchSupport:
 
 class SpotifyClient(PacedSource):
     name = "api"
+    provider = "spotify"
 
     def __init__(
         self, session: aiohttp.ClientSession, tokens: TokenSource, api_url: str, options: ClientOptions
@@ -114,7 +116,9 @@ class SpotifyClient(PacedSource):
         except RequestFailed as exc:
             return {i: Answer.failure(exc) for i in ids}
 
-    async def singles(self, kind: Kind, ids: Sequence[str]) -> AsyncIterator[tuple[str, Answer]]:
+    async def singles(
+        self, kind: Kind, ids: Sequence[str], lookups: Mapping[str, Lookup] | None = None
+    ) -> AsyncIterator[tuple[str, Answer]]:
         if kind == "artists":
             for artist_id in ids:
                 try:

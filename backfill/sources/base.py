@@ -12,10 +12,11 @@ The engine holds an ordered line-up of sources (`Lineup`) and knows no concrete 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from backfill.records import Lookup
 from backfill.sources.answers import Answer
 from backfill.sources.health import Fatal, SourceDown
 from backfill.sources.http import Kind, RateLimited
@@ -25,7 +26,7 @@ from backfill.sources.pacing import Pace
 GiveUp = (RateLimited, SourceDown)
 LostSource = RateLimited | SourceDown
 
-__all__ = ["Answer", "Fatal", "GiveUp", "Kind", "Lineup", "LostSource", "Source"]
+__all__ = ["Answer", "Fatal", "GiveUp", "Kind", "Lineup", "Lookup", "LostSource", "Source"]
 
 
 @runtime_checkable
@@ -33,6 +34,7 @@ class Source(Protocol):
     """What the engine calls. `name` keys the summaries and the JSON ("api", "oembed", ...)."""
 
     name: str
+    provider: str  # whose images: "spotify" (the Web API and oEmbed alike), "deezer", "musicbrainz"
     pace: Pace
     requests: Counter[str]  # per kind, every request sent (retries included)
 
@@ -53,9 +55,12 @@ class Source(Protocol):
         """One answer per id asked, in one call; None when this source may not batch this kind (found out now)."""
         ...
 
-    def singles(self, kind: Kind, ids: Sequence[str]) -> AsyncIterator[tuple[str, Answer]]:
+    def singles(
+        self, kind: Kind, ids: Sequence[str], lookups: Mapping[str, Lookup]
+    ) -> AsyncIterator[tuple[str, Answer]]:
         """Each id's answer, one by one or grouped as the source sees fit (e.g. tracks of one album), in any
-        order; raises a GiveUp exception when the source is lost, leaving the ids not yet answered to others."""
+        order; raises a GiveUp exception when the source is lost, leaving the ids not yet answered to others.
+        `lookups`: for a fallback provider, what the history says of each id (a row key); Spotify's ignore it."""
         ...
 
 

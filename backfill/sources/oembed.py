@@ -8,11 +8,12 @@ another host, as a captive portal or a wrong URL gives) give the source up after
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from backfill.records import Lookup
 from backfill.sources.answers import Answer, oembed_answer
 from backfill.sources.base import SingleItemSource
 from backfill.sources.http import ClientOptions, Json, Kind, PacedSource, Reply, RequestFailed, fetch
@@ -24,6 +25,7 @@ _SERVICE = "an oEmbed endpoint"
 
 class OEmbedClient(SingleItemSource, PacedSource):
     name = "oembed"
+    provider = "spotify"
 
     def __init__(self, session: aiohttp.ClientSession, oembed_url: str, options: ClientOptions) -> None:
         pace = Pace("oembed", options.rate, options.concurrency, adaptive=True)
@@ -41,7 +43,9 @@ class OEmbedClient(SingleItemSource, PacedSource):
             self.health.usable()
         return answer
 
-    async def singles(self, kind: Kind, ids: Sequence[str]) -> AsyncIterator[tuple[str, Answer]]:
+    async def singles(
+        self, kind: Kind, ids: Sequence[str], lookups: Mapping[str, Lookup] | None = None
+    ) -> AsyncIterator[tuple[str, Answer]]:
         for item_id in ids:
             try:
                 yield item_id, await self.image(kind, item_id)
