@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from backfill.sources import http
+from backfill.sources.health import SourceDown
 from backfill.sources.http import ClientOptions, RateLimited
 from backfill.sources.oembed import OEmbedClient
 from backfill.sources.pacing import DECREASE, FLOOR_SHARE, NEAR, PROBE_STEP, Pace
@@ -218,3 +219,32 @@ def test_a_429_while_requests_wait_for_the_limiter_holds_them_until_the_gate_reo
     first, *later = run(scenario())
     assert first < 0.5
     assert len(later) == 4 and min(later) >= 10.5, later
+
+
+def test_requests_waiting_for_the_limiter_when_the_source_is_given_up_are_not_sent() -> None:
+    """A source given up (unreachable, mute, not the service) shuts its gate without a Retry-After: requests
+    already parked behind the rate limiter raise its error instead of going out."""
+    down = SourceDown("oembed", "oEmbed (127.0.0.1:9) cannot be reached")
+
+    async def scenario() -> tuple[int, list[BaseException]]:
+        pace = Pace("oembed", 1.0, 8)  # one turn a second: the other workers queue behind the limiter
+        sent, raised = 0, []
+
+        async def worker() -> None:
+            nonlocal sent
+            try:
+                async with pace.turn():
+                    sent += 1
+            except SourceDown as exc:
+                raised.append(exc)
+
+        async def give_up() -> None:
+            await asyncio.sleep(0.5)  # the first request showed the source is down
+            pace.gate.shut(down)
+
+        await asyncio.gather(*(worker() for _ in range(5)), give_up())
+        return sent, raised
+
+    sent, raised = run(scenario())
+    assert sent == 1
+    assert len(raised) == 4 and all(exc is down for exc in raised)

@@ -112,8 +112,8 @@ class Pace:
                         # The new rate starts here: its (empty) limiter lets this request go and paces the next.
                         self._limiter, self._next_limiter = self._next_limiter, None
                         await self._limiter.acquire()
-                if self.gate.remaining > 0:
-                    continue  # a 429 arrived while we waited for our turn: go back to the gate
+                if self.gate.remaining > 0 or self.gate.shut_by is not None:
+                    continue  # a 429 arrived, or the source was given up, while we waited: back to the gate
                 yield self.epoch
                 return
 
