@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from typing import Literal
 
+from backfill.records import Lookup
 from backfill.sources.answers import Answer
 from backfill.sources.base import LostSource
 from backfill.sources.http import Kind
@@ -77,8 +78,10 @@ class FakeSource:
         lose_at: tuple[int, LostSource] | None = None,
         before_request: Hook | None = None,
         concurrency: int = 8,
+        provider: str = "spotify",
     ) -> None:
         self.name = name
+        self.provider = provider
         self.pace = Pace(name, RATE, concurrency)
         self.requests: Counter[str] = Counter()
         self.calls: list[Call] = []  # what the engine asked, in order
@@ -122,7 +125,9 @@ class FakeSource:
         finally:
             probe.ended.set()
 
-    async def singles(self, kind: Kind, ids: Sequence[str]) -> AsyncIterator[tuple[str, Answer]]:
+    async def singles(
+        self, kind: Kind, ids: Sequence[str], lookups: Mapping[str, Lookup] | None = None
+    ) -> AsyncIterator[tuple[str, Answer]]:
         self.calls.append(Call("singles", kind, tuple(ids)))
         for item_id in ids:
             await self._request("single", kind, (item_id,))

@@ -12,11 +12,12 @@ from typing import Any
 
 import duckdb
 
-from backfill.engine.pipeline import Pipeline, RunResult
+from backfill.engine.pipeline import Pipeline
+from backfill.records import RunRecord
 from backfill.sources.answers import NOT_FOUND, Answer
 from backfill.sources.base import Lineup
 from backfill.sources.http import Kind, RateLimited
-from backfill.store.store import MissFilter, Plan, Store
+from backfill.store.store import Plan, Store
 from standin.sample import World
 from tests.fakes import FakeSource, Request, failed, image_url
 
@@ -29,11 +30,11 @@ THEIRS = "https://example.org/theirs.jpg"
 Artists = dict[str, tuple[str | None, str | None]]  # artist name → (spotify_artist_id, image_url)
 
 
-async def run(db_path: Path, lineup: Lineup) -> tuple[RunResult, Plan]:
+async def run(db_path: Path, lineup: Lineup) -> tuple[RunRecord, Plan]:
     """Plan, let go of the file, and run; the results are written once, at the end (no timer, no count)."""
     store = Store.open(db_path, read_only=False, for_run=True)
     try:
-        plan = store.plan(MissFilter())
+        plan = store.plan()
         store.release()
         pipeline = Pipeline(store, plan, lineup=lineup, workers=4, write_seconds=3600, write_results=100_000)
         return await asyncio.wait_for(pipeline.run(), HANG_GUARD), plan
