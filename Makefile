@@ -55,7 +55,7 @@ test: $(STAMP) $(NODE_DUCKDB)
 
 # Histories made by DuckDB 0.10-1.5 (one cached virtualenv each under .cache/) stay readable by their maker.
 compat: $(STAMP) $(NODE_DUCKDB)
-	BACKFILL_NODE=1 BACKFILL_COMPAT=1 $(BIN)/python -m pytest -q tests/test_compat.py $(ARGS)
+	BACKFILL_NODE=1 BACKFILL_COMPAT=1 $(BIN)/python -m pytest -q tests/store/test_compat.py $(ARGS)
 
 # The page of `verify --html` in a real headless browser (Debian's chromium, installed when missing).
 # BACKFILL_E2E=1 turns a missing chromium into a failure; BACKFILL_SCREENSHOT=docs/verify.png keeps a picture.

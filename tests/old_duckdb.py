@@ -1,4 +1,4 @@
-"""Run by an older DuckDB's virtualenv (only `duckdb` installed there), for tests/test_compat.py.
+"""Run by an older DuckDB's virtualenv (only `duckdb` installed there), for tests/store/test_compat.py.
 
     python old_duckdb.py write PATH SEED TRACKS ARTISTS PLAYS [--dashboard-schema]   # the sample, as it writes it
     python old_duckdb.py dump PATH                              # every table, as that DuckDB reads it (JSON)

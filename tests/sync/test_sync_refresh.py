@@ -11,9 +11,9 @@ import pytest
 
 from standin.sample import World
 from tests.conftest import FAST, serving, table
+from tests.store.test_refresh import changed_world
 from tests.sync.conftest import Production
 from tests.sync.test_sync import duck_values, expected, reported
-from tests.test_refresh import changed_world
 
 COLUMN = {"track": ("tracks", "album_image_url"), "artist": ("artists", "image_url")}
 ELSEWHERE = "https://elsewhere.example/set-by-the-dashboard"

@@ -25,12 +25,12 @@ from standin.sample import World
 from tests import dashboard
 from tests.checks import check_images
 from tests.conftest import FAST, SMALL, digest, images, serving
-from tests.test_dashboard import shows_the_stored_images
-from tests.test_refresh import changed_world
+from tests.store.test_dashboard import shows_the_stored_images
+from tests.store.test_refresh import changed_world
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache"
-OLD = Path(__file__).with_name("old_duckdb.py")
+OLD = ROOT / "tests" / "old_duckdb.py"
 # The latest patch of each release with a CPython 3.11 wheel. The histories are read back by these.
 KEPT = ("0.10.3", "1.0.0", "1.1.3", "1.2.2", "1.3.2", "1.4.5", "1.5.6")
 TOO_OLD_TO_KEEP = "0.9.2"  # readable by our DuckDB, but not by itself after our write: refused

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests.test_verify_html import Items
+from tests.report.test_verify_html import Items
 
 TRACKS = 300_000  # the dashboard's query as written ran out of memory under the cap from about 250k on
 

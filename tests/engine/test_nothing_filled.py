@@ -13,7 +13,7 @@ from standin import Emulator
 from standin.sample import SampleSpec, World, build_world
 from tests.checks import check_images
 from tests.conftest import AUTO, SMALL, serving, table
-from tests.test_economy import ARTISTS_DDL, TRACKS_DDL
+from tests.engine.test_economy import ARTISTS_DDL, TRACKS_DDL
 
 
 def log_rows(path: Path) -> list[Any]:

@@ -20,9 +20,9 @@ import pytest
 from standin.pictures import image_id
 from standin.sample import World
 from tests.browser import browser_page, chromium_path, file_url, required
+from tests.cli.test_demo import SMALL_DEMO
+from tests.cli.test_demo import demo as run_demo
 from tests.conftest import FAST, serving, table
-from tests.test_demo import SMALL_DEMO
-from tests.test_demo import demo as run_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -157,7 +157,7 @@ def test_page_in_a_real_browser(
     shot = seen["screenshot"]
     assert png_size(shot) == (1000, 1300)
     if target := os.environ.get("BACKFILL_SCREENSHOT"):
-        (Path(__file__).parents[1] / target).write_bytes(shot)  # relative to the project, not the test's cwd
+        (Path(__file__).parents[2] / target).write_bytes(shot)  # relative to the project, not the test's cwd
 
 
 def test_the_demo_page_shows_its_pictures_after_the_demo_has_ended(chromium: None, tmp_path: Path) -> None:
@@ -171,4 +171,4 @@ def test_the_demo_page_shows_its_pictures_after_the_demo_has_ended(chromium: Non
         assert item["natural"] > 0 and item["img_shown"] and not item["broken"], item
     assert seen["events"].network_errors == [] and seen["events"].console_errors == []
     if target := os.environ.get("BACKFILL_DEMO_SCREENSHOT"):
-        (Path(__file__).parents[1] / target).write_bytes(seen["screenshot"])
+        (Path(__file__).parents[2] / target).write_bytes(seen["screenshot"])

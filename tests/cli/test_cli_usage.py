@@ -161,7 +161,7 @@ def test_a_closed_pipe_ends_quietly(db_path: Path, tmp_path: Path, command: str)
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_verify_json_prints_only_the_json(db_path: Path) -> None:
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
         ["make", "verify", f"ARGS=--json --db {db_path}"], capture_output=True, text=True, cwd=repo, check=False
     )

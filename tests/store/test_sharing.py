@@ -26,8 +26,8 @@ from backfill.store.dbfile import sniff
 from standin import Emulator
 from standin.sample import World
 from tests.checks import check_images, other_columns
+from tests.cli.test_signals import start_backfill, wait_for_requests
 from tests.conftest import table
-from tests.test_signals import start_backfill, wait_for_requests
 
 HANG_GUARD = 60.0  # seconds: a stuck test fails instead of hanging, never a measurement
 _FLOCK = "hhqqi4x"  # struct flock on Linux x86-64/arm64: type, whence, start, len, pid

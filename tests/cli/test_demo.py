@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import digest, table
-from tests.test_verify_html import Items
+from tests.report.test_verify_html import Items
 
 # --port 0: any free port, so the tests never depend on the default port (8765) being free.
 SMALL_DEMO = ("--tracks", "150", "--artists", "40", "--plays", "300", "--rate", "500", "--port", "0")

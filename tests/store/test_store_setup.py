@@ -17,8 +17,8 @@ from backfill.store.store import Outcome, Store
 from standin import Emulator
 from standin.sample import World
 from tests.checks import check_images
+from tests.cli.test_setup_errors import one_line_error
 from tests.conftest import FAST, digest, table
-from tests.test_setup_errors import one_line_error
 
 
 def alter(path: Path, *statements: str) -> None:

@@ -17,8 +17,8 @@ from backfill.sources.oembed import OEmbedClient
 from backfill.sources.pacing import DECREASE, FLOOR_SHARE, NEAR, PROBE_STEP, Pace
 from standin import Emulator
 from standin.sample import World
-from tests.test_gate import VirtualClockLoop
-from tests.test_gate import run as run_virtually
+from tests.sources.test_gate import VirtualClockLoop
+from tests.sources.test_gate import run as run_virtually
 
 
 class NudgingClockLoop(VirtualClockLoop):

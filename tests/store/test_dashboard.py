@@ -11,10 +11,10 @@ import pytest
 
 from standin.sample import SampleSpec, build_world, write_history
 from tests import dashboard
+from tests.cli.test_demo import SMALL_DEMO
+from tests.cli.test_demo import demo as run_demo
 from tests.conftest import AUTO, FAST, SMALL, images, serving, table
-from tests.test_demo import SMALL_DEMO
-from tests.test_demo import demo as run_demo
-from tests.test_refresh import changed_world
+from tests.store.test_refresh import changed_world
 
 DASHBOARD_INDEXES = {
     ("plays", "idx_plays_year_month"),

@@ -19,7 +19,7 @@ from backfill.sources.pictures import MAX_PICTURE
 from standin.hosting import Hosted
 from standin.pictures import picture
 from tests.conftest import digest
-from tests.test_verify_html import make_history
+from tests.report.test_verify_html import make_history
 
 PNG = picture("a" * 40, 64)
 CASES = ("ok", "moved", "missing", "html", "svg", "big", "big-chunked", "mute")

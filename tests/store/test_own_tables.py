@@ -11,7 +11,7 @@ import pytest
 
 from standin.sample import World
 from tests.conftest import FAST, serving, table
-from tests.test_refresh import changed_world
+from tests.store.test_refresh import changed_world
 
 OURS = "table_name LIKE 'backfill\\_%' ESCAPE '\\'"
 
@@ -58,7 +58,7 @@ def test_a_log_with_a_primary_key_is_rebuilt_plain_with_its_rows(cli: Any, db_pa
 def test_the_readme_names_every_table_and_column_a_run_adds_or_fills(
     cli: Any, db_path: Path, world: World, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     promise = " ".join(readme.split("**No data harmed.**")[1].split("\n- **")[0].split())
     tables_before = {name for (name,) in table(db_path, "SELECT table_name FROM duckdb_tables()")}
     ids_before = table(db_path, "SELECT artist_name, spotify_artist_id FROM artists ORDER BY ALL")
