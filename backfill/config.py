@@ -31,6 +31,12 @@ DEFAULT_TIMEOUT = 30.0  # BACKFILL_TIMEOUT: seconds one request may take
 # BACKFILL_GIVE_UP_AFTER: a source with no answer at all for this long (and a few timeouts in a row) is mute.
 # With the 30 s request timeout and a few retries, a mute source is given up within about two minutes.
 DEFAULT_GIVE_UP_AFTER = 90.0
+# Fallback providers for what Spotify cannot fill (BACKFILL_FALLBACK or --fallback, in priority order; none by
+# default), and where each is.
+FALLBACK_PROVIDERS = ("deezer", "musicbrainz")
+DEFAULT_DEEZER_URL = "https://api.deezer.com"
+DEFAULT_MUSICBRAINZ_URL = "https://musicbrainz.org/ws/2"
+DEFAULT_COVERART_URL = "https://coverartarchive.org"
 DEFAULT_EMBED_TIMEOUT = 5.0  # BACKFILL_EMBED_TIMEOUT: seconds for each picture `verify --embed-images` fetches
 
 
@@ -54,6 +60,10 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     give_up_after: float = DEFAULT_GIVE_UP_AFTER
     embed_timeout: float = DEFAULT_EMBED_TIMEOUT
+    fallback: tuple[str, ...] = ()  # providers asked for what Spotify cannot fill, in priority order
+    deezer_url: str = DEFAULT_DEEZER_URL
+    musicbrainz_url: str = DEFAULT_MUSICBRAINZ_URL
+    coverart_url: str = DEFAULT_COVERART_URL
     env_file: Path | None = None  # the .env that was read, if any
 
     def require_credentials(self) -> tuple[str, str]:
@@ -111,8 +121,25 @@ def load_settings(
             "BACKFILL_GIVE_UP_AFTER", get("BACKFILL_GIVE_UP_AFTER"), float, DEFAULT_GIVE_UP_AFTER, zero=True
         ),
         embed_timeout=_positive("BACKFILL_EMBED_TIMEOUT", get("BACKFILL_EMBED_TIMEOUT"), float, DEFAULT_EMBED_TIMEOUT),
+        fallback=parse_fallback(get("BACKFILL_FALLBACK") or "", "BACKFILL_FALLBACK"),
+        deezer_url=(get("DEEZER_API_URL") or DEFAULT_DEEZER_URL).rstrip("/"),
+        musicbrainz_url=(get("MUSICBRAINZ_API_URL") or DEFAULT_MUSICBRAINZ_URL).rstrip("/"),
+        coverart_url=(get("COVERART_API_URL") or DEFAULT_COVERART_URL).rstrip("/"),
         env_file=dotenv if dotenv is not None and dotenv.is_file() else None,
     )
+
+
+def parse_fallback(text: str, where: str = "--fallback") -> tuple[str, ...]:
+    """ "deezer,musicbrainz" → ("deezer", "musicbrainz"): known providers, each once, in the order given; "" or
+    "none": none."""
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if names == ["none"]:
+        return ()
+    unknown = [n for n in names if n not in FALLBACK_PROVIDERS]
+    if unknown:
+        known = ", ".join(FALLBACK_PROVIDERS)
+        raise ConfigError(f"{where}: unknown provider {unknown[0]!r} (choose from {known}, or none)")
+    return tuple(dict.fromkeys(names))
 
 
 def _positive(name: str, text: str | None, kind: type[float] | type[int], default: float, *, zero: bool = False) -> Any:

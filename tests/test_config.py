@@ -85,3 +85,17 @@ def test_an_unusable_number_is_an_error_naming_its_variable_not_the_default(
 ) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings(environ={name: text}, env_file=tmp_path / "none.env")
+
+
+def test_fallback_providers_in_the_order_given_once_each(tmp_path: Path) -> None:
+    none = tmp_path / "none.env"
+    assert load_settings(environ={}, env_file=none).fallback == ()
+    s = load_settings(environ={"BACKFILL_FALLBACK": " MusicBrainz, deezer,musicbrainz "}, env_file=none)
+    assert s.fallback == ("musicbrainz", "deezer")
+    assert load_settings(environ={"BACKFILL_FALLBACK": "none"}, env_file=none).fallback == ()
+    with pytest.raises(ConfigError, match=r"BACKFILL_FALLBACK: unknown provider 'lastfm' \(choose from deezer"):
+        load_settings(environ={"BACKFILL_FALLBACK": "deezer,lastfm"}, env_file=none)
+    env_file = tmp_path / ".env"
+    env_file.write_text("BACKFILL_FALLBACK=deezer\nDEEZER_API_URL=http://127.0.0.1:9/\n")
+    s = load_settings(environ={}, env_file=env_file)
+    assert (s.fallback, s.deezer_url) == (("deezer",), "http://127.0.0.1:9")

@@ -50,6 +50,8 @@ _VARIABLES = {
     "BACKFILL_GIVE_UP_AFTER": "a source with no answer at all for this long is given up (default 90)",
     "BACKFILL_WRITE_SECONDS, BACKFILL_WRITE_RESULTS": "the writer holds the file this often at most (10, 100000)",
     "BACKFILL_EMBED_TIMEOUT": "verify --embed-images: seconds for each picture (default 5)",
+    "BACKFILL_FALLBACK": "providers for what Spotify cannot fill, e.g. deezer,musicbrainz (default none)",
+    "DEEZER_API_URL, MUSICBRAINZ_API_URL, COVERART_API_URL": "the fallback providers' endpoints",
 }
 # Each command's own: the variables it reads and the exit codes it can end with.
 _USES: dict[str | None, tuple[tuple[str, ...], tuple[int, ...]]] = {
@@ -124,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where images come from. auto (default): without credentials oEmbed; with them the Web API's "
         "batch endpoints where the app may use them, else oEmbed, with single Web API calls for what oEmbed "
         "cannot answer. api: the Web API only. oembed: oEmbed only (no credentials, no Web API quota)",
+    )
+    run.add_argument(
+        "--fallback",
+        metavar="LIST",
+        help="providers asked, in this order, for what Spotify cannot fill: deezer, musicbrainz, or none "
+        "(default: $BACKFILL_FALLBACK, else none). A candidate is taken only when your history confirms it",
     )
     run.add_argument(
         "--oembed-rate",
