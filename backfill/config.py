@@ -20,6 +20,8 @@ DEFAULT_DB = "data/spotify.duckdb"
 DEFAULT_API_URL = "https://api.spotify.com/v1"
 DEFAULT_TOKEN_URL = "https://accounts.spotify.com/api/token"
 DEFAULT_OEMBED_URL = "https://open.spotify.com/oembed"
+# Named in the User-Agent of every request to the fallback providers: MusicBrainz drops clients it cannot reach.
+PROJECT_URL = "https://github.com/backfill-tool/backfill"
 DEFAULT_OEMBED_RATE = 10.0  # oEmbed requests per second to start from (and never exceed); lowered on 429s
 # The writer holds the user's file only to write a batch, and a dashboard opening the file at that moment
 # fails: so it writes rarely, once this many seconds have passed since the first result it has not written,

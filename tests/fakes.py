@@ -82,6 +82,7 @@ class FakeSource:
     ) -> None:
         self.name = name
         self.provider = provider
+        self.kinds: frozenset[Kind] = frozenset(("tracks", "artists"))
         self.pace = Pace(name, RATE, concurrency)
         self.requests: Counter[str] = Counter()
         self.calls: list[Call] = []  # what the engine asked, in order

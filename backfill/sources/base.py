@@ -37,6 +37,8 @@ class Source(Protocol):
     provider: str  # whose images: "spotify" (the Web API and oEmbed alike), "deezer", "musicbrainz"
     pace: Pace
     requests: Counter[str]  # per kind, every request sent (retries included)
+    # The kinds it has images for (MusicBrainz: album art only): the engine asks it about no other kind.
+    kinds: frozenset[Kind]
 
     @property
     def label(self) -> str:

@@ -16,7 +16,14 @@ _OEMBED = {
     403: "that server refuses access, which oEmbed does not: check SPOTIFY_OEMBED_URL, or a proxy",
     0: "the server's answers are unreadable or missing: check SPOTIFY_OEMBED_URL, a proxy, or try later",
 }
-SETTING = {"api": "SPOTIFY_API_URL", "oembed": "SPOTIFY_OEMBED_URL"}  # where each source's address is set
+# Where each source's address is set.
+SETTING = {
+    "api": "SPOTIFY_API_URL",
+    "oembed": "SPOTIFY_OEMBED_URL",
+    "deezer": "DEEZER_API_URL",
+    "musicbrainz": "MUSICBRAINZ_API_URL",
+    "coverart": "COVERART_API_URL",
+}
 _FAILING = {"api": "the Web API is failing", "oembed": "oEmbed is failing"}
 
 

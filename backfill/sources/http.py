@@ -26,6 +26,7 @@ from backfill.sources.pacing import Pace, backoff
 from backfill.sources.proxy import proxy_for
 
 Kind = Literal["tracks", "artists"]
+ALL_KINDS: frozenset[Kind] = frozenset(("tracks", "artists"))
 Json = dict[str, Any]
 # The biggest real answer, 50 full tracks with their markets, is under 1 MB: anything far bigger is not
 # an answer we can use, and reading it whole would cost memory (a 50 MB body lifted the peak to ~500 MB).
@@ -160,6 +161,7 @@ class PacedSource:
     """A source's request loop. Subclasses say how to send (`_send`) and what statuses mean (`_judge`)."""
 
     name = "source"
+    kinds = ALL_KINDS  # what this source answers (base.Source.kinds)
 
     def __init__(self, session: aiohttp.ClientSession, pace: Pace, options: ClientOptions, base_url: str) -> None:
         self._session = session
@@ -182,6 +184,11 @@ class PacedSource:
         """A status the loop does not handle itself: a body, None (not found), True (send again) or raise."""
         raise RequestFailed(f"{path}: HTTP {reply.status}", reply.status)
 
+    def _rate_limited(self, reply: Reply) -> bool:
+        """A reply other than a 429 that means "too fast" (a 200 with an error body, a 503): handled as a 429,
+        so the pace slows down, every worker holds off, and the request is sent again."""
+        return False
+
     def _unusable(self, reply: Reply) -> None:
         """A 200 whose body is not a JSON object (or a redirect not followed): for a source to judge."""
 
@@ -200,7 +207,7 @@ class PacedSource:
                 )  # raises SourceDown when the source is unreachable or mute
             else:
                 self.health.replied()
-            if status == 429:
+            if status == 429 or self._rate_limited(reply):
                 rate_limits += 1
                 self.pace.throttled(epoch)
                 wait = reply.retry_after
