@@ -10,10 +10,13 @@ from urllib.parse import parse_qs
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from backfill import __version__
 from backfill.config import PROJECT_URL
+from backfill.records import Lookup
 from backfill.sources.deezer import DEEZER_OPTIONS, DeezerSource
+from backfill.sources.deezer_search import picture
 from backfill.sources.health import SourceDown
 from backfill.sources.http import RateLimited
 from backfill.sources.matching import deezer_md5
@@ -21,6 +24,7 @@ from standin.deezer import NO_DATA, DeezerConfig, DeezerEmulator
 from tests.providers import WORLD, act_artist
 from tests.sources.worlds import (
     FAST,
+    Handler,
     Stepping,
     answering,
     artist_lookups,
@@ -226,3 +230,102 @@ async def test_an_unreachable_deezer_is_given_up(session: aiohttp.ClientSession)
     fallback = DeezerSource(session, "http://127.0.0.1:9", FAST)
     with pytest.raises(SourceDown, match="cannot be reached"):
         await asyncio.wait_for(ask(fallback, "artists", {"Kings": artist_lookups(WORLD)["Kings"]}), 30)
+
+
+async def test_answers_that_are_not_deezers_give_the_source_up(session: aiohttp.ClientSession) -> None:
+    async with serving(answering({"unexpected": True})) as url:
+        fallback = DeezerSource(session, url, FAST)
+        lookups = track_lookups(WORLD)
+        seen = []
+        with pytest.raises(SourceDown, match="is not the Deezer API"):
+            async for item in fallback.singles("tracks", list(lookups), lookups):
+                seen.append(item)
+    assert seen and {answer.status for _, answer in seen} == {"failed"}
+
+
+async def test_an_album_named_like_the_track_is_not_the_single(session: aiohttp.ClientSession) -> None:
+    album = {
+        "id": 7,
+        "title": "Paper Boats",
+        "record_type": "album",
+        "md5_image": "0" * 32,
+        "cover_medium": f"https://e-cdns-images.dzcdn.net/images/cover/{'0' * 32}/250x250-000000-80-0-0.jpg",
+        "artist": {"id": 8, "name": "Juniper Lane"},
+    }
+    async with serving(answering({"data": [album], "total": 1})) as url:
+        lookups = track_rows(WORLD, "Juniper Lane", "")  # a local file with no album: a single, or nothing
+        answers = await ask(DeezerSource(session, url, FAST), "tracks", lookups)
+    assert {a.status for a in answers.values()} == {"not_found"}
+
+
+async def test_a_near_miss_costs_no_catalogue_requests(deezer: DeezerEmulator, session: aiohttp.ClientSession) -> None:
+    await ask(source(session, deezer), "artists", {"Nova": artist_lookups(WORLD)["Nova"]})
+    assert [r.path for r in deezer.received] == ["/search/artist"]
+
+
+COVER = "https://e-cdns-images.dzcdn.net/images/cover/{md5}/{size}x{size}-000000-80-0-0.jpg"
+MD5 = "2e018122cb56986277102d2041a592c8"
+
+
+@pytest.mark.parametrize(
+    ("album", "expected"),
+    [
+        ({"md5_image": MD5, "cover_medium": COVER.format(md5=MD5, size=250)}, COVER.format(md5=MD5, size=250)),
+        ({"md5_image": "", "cover_medium": COVER.format(md5=MD5, size=250)}, "no_image"),  # an empty md5_image
+        ({"md5_image": MD5, "cover_medium": COVER.format(md5="", size=250)}, "no_image"),  # the placeholder's URL
+        ({"md5_image": MD5}, COVER.format(md5=MD5, size=250)),  # built from the image id
+        ({"md5_image": None, "cover_medium": "cover.jpg"}, "failed"),
+    ],
+)
+def test_the_cover_stored_is_the_250_px_one_and_never_a_placeholder(album: dict[str, object], expected: str) -> None:
+    answer = picture(album, "cover", "album 1")
+    assert (answer.url or answer.status) == expected
+
+
+def routed(pages: dict[str, list[dict[str, object]]], advanced_finds: bool = True) -> Handler:
+    """A Deezer answering each path with its list (unknown paths: no data); with `advanced_finds` false,
+    a query with a field (`artist:"..."`) finds nothing, as a search that misses a spelling would."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        if not advanced_finds and ':"' in request.query.get("q", ""):
+            return web.json_response({"data": [], "total": 0})
+        if request.path not in pages:
+            return web.json_response(NO_DATA)
+        return web.json_response({"data": pages[request.path], "total": len(pages[request.path])})
+
+    return answer
+
+
+def photo(md5: str) -> dict[str, str]:
+    return {"picture_medium": f"https://e-cdns-images.dzcdn.net/images/artist/{md5}/250x250-000000-80-0-0.jpg"}
+
+
+async def test_a_namesakes_top_tracks_can_outweigh_another_namesakes_album(session: aiohttp.ClientSession) -> None:
+    first = {"id": 1, "name": "Harbour", "nb_fan": 900, **photo("1" * 32)}
+    second = {"id": 2, "name": "Harbour", "nb_fan": 40, **photo("2" * 32)}
+    pages = {
+        "/search/artist": [first, second],
+        "/artist/1/albums": [{"id": 10, "title": "Tides"}],  # one of the user's albums
+        "/artist/2/albums": [],
+        "/artist/1/top": [],
+        "/artist/2/top": [{"id": 20, "title": "Gulls"}, {"id": 21, "title": "Salt"}],  # two of the user's tracks
+    }
+    lookup = Lookup("Harbour", "Harbour", tracks=("Gulls", "Salt"), albums=("Tides",))
+    async with serving(routed(pages)) as url:
+        answer = (await ask(DeezerSource(session, url, FAST), "artists", {"Harbour": lookup}))["Harbour"]
+    assert (answer.status, answer.provider_id) == ("updated", "2")
+    assert answer.confirmed_by == "track: Gulls, track: Salt"
+
+
+async def test_an_advanced_search_that_finds_nothing_is_followed_by_plain_text(session: aiohttp.ClientSession) -> None:
+    cover = COVER.format(md5=MD5, size=250)
+    album = {"id": 7, "title": "Tides", "record_type": "album", "md5_image": MD5, "cover_medium": cover}
+    pages = {"/search/album": [album | {"artist": {"id": 8, "name": "Harbour"}}]}
+    lookups = {
+        "spotify:local:Harbour:Tides:Gulls:200": Lookup(
+            "spotify:local:Harbour:Tides:Gulls:200", "Harbour", "Gulls", "Tides"
+        )
+    }
+    async with serving(routed(pages, advanced_finds=False)) as url:
+        answers = await ask(DeezerSource(session, url, FAST), "tracks", lookups)
+    assert [(a.status, a.url, a.provider_id) for a in answers.values()] == [("updated", cover, "7")]

@@ -23,6 +23,7 @@ from tests.providers import WORLD, get, png_width, row
 from tests.sources.worlds import (
     FAST,
     Stepping,
+    answering,
     artist_lookups,
     ask,
     capturing_agents,
@@ -187,9 +188,11 @@ async def test_the_archive_answering_503_is_asked_again(
     musicbrainz: MusicBrainzEmulator, session: aiohttp.ClientSession
 ) -> None:
     async with CoverArtEmulator(WORLD, CoverArtConfig(fault="503", fault_count=1)) as coverart:
-        answers = await ask(source(session, musicbrainz, coverart), "tracks", track_rows(WORLD, "Kings"))
+        fallback = source(session, musicbrainz, coverart)
+        answers = await ask(fallback, "tracks", track_rows(WORLD, "Kings"))
         assert [r.status for r in coverart.received] == [503, 307]
     assert {a.status for a in answers.values()} == {"updated"}
+    assert fallback.coverart.pace.lowest < fallback.coverart.pace.ceiling, "the archive's pace did not slow down"
 
 
 # -- faults ---------------------------------------------------------------------------------------------------
@@ -230,3 +233,18 @@ async def test_a_mute_musicbrainz_is_given_up_within_seconds(
         fallback = MusicBrainzSource(session, f"{url}/ws/2", coverart.base_url, options)
         with pytest.raises(SourceDown, match="MUSICBRAINZ_API_URL"):
             await asyncio.wait_for(ask(fallback, "tracks", track_rows(WORLD, "Kings")), 30)
+
+
+async def test_an_album_named_like_the_track_is_not_the_single(
+    coverart: CoverArtEmulator, session: aiohttp.ClientSession
+) -> None:
+    group = {
+        "id": "0b1b3a52-32a6-4b7e-a5b4-6a7b1f2b1e10",
+        "title": "Paper Boats",
+        "primary-type": "Album",
+        "artist-credit": [{"name": "Juniper Lane", "artist": {"id": "5f0c2d7e-0a6b-4c47-9d52-2d9b5c1e7a31"}}],
+    }
+    async with serving(answering({"count": 1, "offset": 0, "release-groups": [group]})) as url:
+        lookups = track_rows(WORLD, "Juniper Lane", "")  # a local file with no album: a single, or nothing
+        answers = await ask(MusicBrainzSource(session, url, coverart.base_url, FAST), "tracks", lookups)
+    assert {a.status for a in answers.values()} == {"not_found"} and coverart.received == []
