@@ -17,7 +17,6 @@ from backfill.sources.fallback import PoliteSource
 from backfill.sources.http import ClientOptions, Json, Reply
 from backfill.sources.pacing import Pace
 
-DEFAULT_COVERART_URL = "https://coverartarchive.org"
 FRONT = "front-250"
 
 

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import aiohttp
 
+from backfill.config import DEFAULT_DEEZER_URL
 from backfill.records import Lookup
 from backfill.sources.answers import Answer
 from backfill.sources.deezer_search import (
@@ -50,7 +51,6 @@ from backfill.sources.matching import (
 )
 from backfill.sources.pacing import Pace
 
-DEFAULT_DEEZER_URL = "https://api.deezer.com"
 # 8 a second is 40 per 5 s, under Deezer's 50: room for the retries that follow a quota answer.
 DEEZER_OPTIONS = ClientOptions(rate=8.0, concurrency=4)
 QUOTA_EXCEEDED = 4  # `error.code` of the 200 that means "too many requests"

@@ -17,9 +17,9 @@ from typing import Any
 
 import aiohttp
 
+from backfill.config import DEFAULT_COVERART_URL, DEFAULT_MUSICBRAINZ_URL
 from backfill.records import Lookup
 from backfill.sources.answers import Answer
-from backfill.sources.coverart import DEFAULT_COVERART_URL as DEFAULT_COVERART_URL
 from backfill.sources.coverart import CoverArtClient
 from backfill.sources.fallback import FallbackSource, Memo, album_answer, played
 from backfill.sources.health import SourceDown
@@ -27,7 +27,6 @@ from backfill.sources.http import ClientOptions, Json, Kind, RateLimited, Reply,
 from backfill.sources.matching import AlbumCandidate, match_album, normalise, normalise_title
 from backfill.sources.pacing import Pace
 
-DEFAULT_MUSICBRAINZ_URL = "https://musicbrainz.org/ws/2"
 # One request a second, never more (the pace adapts downward on 503s and climbs back to this, not above).
 MUSICBRAINZ_OPTIONS = ClientOptions(rate=1.0, concurrency=2)
 _LIMIT = "50"
