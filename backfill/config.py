@@ -21,7 +21,6 @@ DEFAULT_API_URL = "https://api.spotify.com/v1"
 DEFAULT_TOKEN_URL = "https://accounts.spotify.com/api/token"
 DEFAULT_OEMBED_URL = "https://open.spotify.com/oembed"
 # Named in the User-Agent of every request to the fallback providers: MusicBrainz drops clients it cannot reach.
-PROJECT_URL = "https://github.com/backfill-tool/backfill"
 DEFAULT_OEMBED_RATE = 10.0  # oEmbed requests per second to start from (and never exceed); lowered on 429s
 # The writer holds the user's file only to write a batch, and a dashboard opening the file at that moment
 # fails: so it writes rarely, once this many seconds have passed since the first result it has not written,
@@ -66,6 +65,7 @@ class Settings:
     deezer_url: str = DEFAULT_DEEZER_URL
     musicbrainz_url: str = DEFAULT_MUSICBRAINZ_URL
     coverart_url: str = DEFAULT_COVERART_URL
+    contact: str | None = None  # BACKFILL_CONTACT: an email or URL, sent in the User-Agent (MusicBrainz asks one)
     env_file: Path | None = None  # the .env that was read, if any
 
     def require_credentials(self) -> tuple[str, str]:
@@ -127,6 +127,7 @@ def load_settings(
         deezer_url=(get("DEEZER_API_URL") or DEFAULT_DEEZER_URL).rstrip("/"),
         musicbrainz_url=(get("MUSICBRAINZ_API_URL") or DEFAULT_MUSICBRAINZ_URL).rstrip("/"),
         coverart_url=(get("COVERART_API_URL") or DEFAULT_COVERART_URL).rstrip("/"),
+        contact=get("BACKFILL_CONTACT"),
         env_file=dotenv if dotenv is not None and dotenv.is_file() else None,
     )
 

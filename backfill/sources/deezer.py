@@ -31,7 +31,7 @@ from backfill.sources.deezer_search import (
     picture,
     titles,
 )
-from backfill.sources.fallback import FallbackSource, Memo, album_answer, confirmed, played
+from backfill.sources.fallback import FallbackSource, Memo, album_answer, confirmed, played, user_agent
 from backfill.sources.http import ClientOptions, Kind, Reply, RequestFailed, error_of, message_of
 from backfill.sources.matching import (
     AlbumCandidate,
@@ -68,9 +68,15 @@ class DeezerSource(FallbackSource):
     service = "the Deezer API"
 
     def __init__(
-        self, session: aiohttp.ClientSession, base_url: str = DEFAULT_DEEZER_URL, options: ClientOptions | None = None
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str = DEFAULT_DEEZER_URL,
+        options: ClientOptions | None = None,
+        *,
+        contact: str | None = None,
     ) -> None:
         options = options or DEEZER_OPTIONS
+        self.agent = user_agent(contact)
         super().__init__(session, Pace("deezer", options.rate, options.concurrency, adaptive=True), options, base_url)
         self._url = base_url.rstrip("/")
         self._albums: Memo[tuple[str, str], Found] = Memo()  # (artist, title) -> albums found

@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import Generic, TypeVar
 
 from backfill import __version__
-from backfill.config import PROJECT_URL
 from backfill.records import Lookup
 from backfill.sources.answers import Answer
 from backfill.sources.base import SingleItemSource
@@ -34,9 +33,10 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-def user_agent() -> str:
-    """`backfill/0.1.0 ( https://... )`: the application, its version and a contact, as MusicBrainz asks."""
-    return f"backfill/{__version__} ( {PROJECT_URL} )"
+def user_agent(contact: str | None) -> str:
+    """`backfill/0.1.0 ( you@example.org )`: the application, its version and a contact (BACKFILL_CONTACT), as
+    MusicBrainz asks of every client; without a contact, the application and version alone."""
+    return f"backfill/{__version__} ( {contact} )" if contact else f"backfill/{__version__}"
 
 
 class Memo(Generic[K, V]):
@@ -81,7 +81,7 @@ class PoliteSource(PacedSource):
     """Sends with this tool's User-Agent and follows no redirect."""
 
     service = "the service"  # what its answers are, for the health rules: "the Deezer API"
-    agent = user_agent()
+    agent = user_agent(None)  # each source sets its own, with the run's contact
 
     async def _send(self, url: str, params: dict[str, str] | None) -> tuple[Reply, object]:
         reply = await fetch(

@@ -21,7 +21,7 @@ from backfill.config import DEFAULT_COVERART_URL, DEFAULT_MUSICBRAINZ_URL
 from backfill.records import Lookup
 from backfill.sources.answers import Answer
 from backfill.sources.coverart import CoverArtClient
-from backfill.sources.fallback import FallbackSource, Memo, album_answer, played
+from backfill.sources.fallback import FallbackSource, Memo, album_answer, played, user_agent
 from backfill.sources.health import SourceDown
 from backfill.sources.http import ClientOptions, Json, Kind, RateLimited, Reply, RequestFailed
 from backfill.sources.matching import AlbumCandidate, match_album, normalise, normalise_title
@@ -95,12 +95,16 @@ class MusicBrainzSource(FallbackSource):
         coverart_url: str = DEFAULT_COVERART_URL,
         options: ClientOptions | None = None,
         coverart_options: ClientOptions | None = None,
+        *,
+        contact: str | None = None,
     ) -> None:
         options = options or MUSICBRAINZ_OPTIONS
+        self.agent = user_agent(contact)
         pace = Pace("musicbrainz", options.rate, options.concurrency, adaptive=True)
         super().__init__(session, pace, options, base_url)
         self._url = base_url.rstrip("/")
         self.coverart = CoverArtClient(session, coverart_url, coverart_options or options, self.requests)
+        self.coverart.agent = self.agent
         self._groups: Memo[tuple[str, str], tuple[AlbumCandidate, ...]] = Memo()
         self._fronts: Memo[str, Answer] = Memo()
 

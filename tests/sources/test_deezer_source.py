@@ -13,7 +13,6 @@ import pytest
 from aiohttp import web
 
 from backfill import __version__
-from backfill.config import PROJECT_URL
 from backfill.records import Lookup
 from backfill.sources.deezer import DEEZER_OPTIONS, DeezerSource
 from backfill.sources.deezer_search import picture
@@ -52,7 +51,7 @@ async def deezer() -> AsyncIterator[DeezerEmulator]:
 
 
 def source(session: aiohttp.ClientSession, emulator: DeezerEmulator, **options: Any) -> DeezerSource:
-    return DeezerSource(session, emulator.base_url, replace(FAST, **options))
+    return DeezerSource(session, emulator.base_url, replace(FAST, **options), contact="tests@backfill.invalid")
 
 
 # -- the right answer for every row of the world --------------------------------------------------------------
@@ -152,7 +151,7 @@ async def test_every_request_names_this_tool_its_version_and_a_contact(session: 
     emulator = DeezerEmulator(WORLD, UNLIMITED)
     async with capturing_agents(emulator) as agents:
         await ask(source(session, emulator), "artists", {"Kings": artist_lookups(WORLD)["Kings"]})
-    assert agents and set(agents) == {f"backfill/{__version__} ( {PROJECT_URL} )"}
+    assert agents and set(agents) == {f"backfill/{__version__} ( tests@backfill.invalid )"}
 
 
 # -- the rate limit -----------------------------------------------------------------------------------------
@@ -194,7 +193,7 @@ async def test_a_quota_that_never_lifts_gives_the_source_up_without_an_answer(se
 
 async def test_no_data_is_not_found(session: aiohttp.ClientSession) -> None:
     async with serving(answering(NO_DATA)) as url:
-        fallback = DeezerSource(session, url, FAST)
+        fallback = DeezerSource(session, url, FAST, contact="tests@backfill.invalid")
         tracks = await ask(fallback, "tracks", track_rows(WORLD, "Kings"))
         artists = await ask(fallback, "artists", {"Kings": artist_lookups(WORLD)["Kings"]})
     assert {a.status for a in (*tracks.values(), *artists.values())} == {"not_found"}
@@ -227,14 +226,14 @@ async def test_a_mute_deezer_is_given_up_within_seconds(session: aiohttp.ClientS
 
 
 async def test_an_unreachable_deezer_is_given_up(session: aiohttp.ClientSession) -> None:
-    fallback = DeezerSource(session, "http://127.0.0.1:9", FAST)
+    fallback = DeezerSource(session, "http://127.0.0.1:9", FAST, contact="tests@backfill.invalid")
     with pytest.raises(SourceDown, match="cannot be reached"):
         await asyncio.wait_for(ask(fallback, "artists", {"Kings": artist_lookups(WORLD)["Kings"]}), 30)
 
 
 async def test_answers_that_are_not_deezers_give_the_source_up(session: aiohttp.ClientSession) -> None:
     async with serving(answering({"unexpected": True})) as url:
-        fallback = DeezerSource(session, url, FAST)
+        fallback = DeezerSource(session, url, FAST, contact="tests@backfill.invalid")
         lookups = track_lookups(WORLD)
         seen = []
         with pytest.raises(SourceDown, match="is not the Deezer API"):
@@ -254,7 +253,7 @@ async def test_an_album_named_like_the_track_is_not_the_single(session: aiohttp.
     }
     async with serving(answering({"data": [album], "total": 1})) as url:
         lookups = track_rows(WORLD, "Juniper Lane", "")  # a local file with no album: a single, or nothing
-        answers = await ask(DeezerSource(session, url, FAST), "tracks", lookups)
+        answers = await ask(DeezerSource(session, url, FAST, contact="tests@backfill.invalid"), "tracks", lookups)
     assert {a.status for a in answers.values()} == {"not_found"}
 
 
@@ -312,7 +311,11 @@ async def test_a_namesakes_top_tracks_can_outweigh_another_namesakes_album(sessi
     }
     lookup = Lookup("Harbour", "Harbour", tracks=("Gulls", "Salt"), albums=("Tides",))
     async with serving(routed(pages)) as url:
-        answer = (await ask(DeezerSource(session, url, FAST), "artists", {"Harbour": lookup}))["Harbour"]
+        answer = (
+            await ask(
+                DeezerSource(session, url, FAST, contact="tests@backfill.invalid"), "artists", {"Harbour": lookup}
+            )
+        )["Harbour"]
     assert (answer.status, answer.provider_id) == ("updated", "2")
     assert answer.confirmed_by == "track: Gulls, track: Salt"
 
@@ -327,5 +330,5 @@ async def test_an_advanced_search_that_finds_nothing_is_followed_by_plain_text(s
         )
     }
     async with serving(routed(pages, advanced_finds=False)) as url:
-        answers = await ask(DeezerSource(session, url, FAST), "tracks", lookups)
+        answers = await ask(DeezerSource(session, url, FAST, contact="tests@backfill.invalid"), "tracks", lookups)
     assert [(a.status, a.url, a.provider_id) for a in answers.values()] == [("updated", cover, "7")]

@@ -13,7 +13,6 @@ import aiohttp
 import pytest
 
 from backfill import __version__
-from backfill.config import PROJECT_URL
 from backfill.sources.health import SourceDown
 from backfill.sources.http import RateLimited
 from backfill.sources.musicbrainz import MUSICBRAINZ_OPTIONS, MusicBrainzSource, phrase
@@ -33,7 +32,8 @@ from tests.sources.worlds import (
     track_rows,
 )
 
-AGENT = f"backfill/{__version__} ( {PROJECT_URL} )"
+CONTACT = "tests@backfill.invalid"
+AGENT = f"backfill/{__version__} ( {CONTACT} )"
 
 
 @pytest.fixture
@@ -58,7 +58,9 @@ async def coverart() -> AsyncIterator[CoverArtEmulator]:
 def source(
     session: aiohttp.ClientSession, musicbrainz: MusicBrainzEmulator, coverart: CoverArtEmulator, **options: Any
 ) -> MusicBrainzSource:
-    return MusicBrainzSource(session, f"{musicbrainz.base_url}/ws/2", coverart.base_url, replace(FAST, **options))
+    return MusicBrainzSource(
+        session, f"{musicbrainz.base_url}/ws/2", coverart.base_url, replace(FAST, **options), contact=CONTACT
+    )
 
 
 async def test_every_track_row_gets_the_worlds_front_cover(
@@ -168,7 +170,7 @@ async def test_a_refused_user_agent_gives_the_source_up(
 
 
 def test_the_default_pace_is_one_request_a_second_and_never_climbs_above_it(session: aiohttp.ClientSession) -> None:
-    fallback = MusicBrainzSource(session)
+    fallback = MusicBrainzSource(session, contact=CONTACT)
     assert MUSICBRAINZ_OPTIONS.rate == 1.0 and fallback.pace.ceiling == 1.0 and fallback.pace.rate == 1.0
 
 
@@ -219,7 +221,7 @@ async def test_a_musicbrainz_that_stays_overloaded_fails_nothing_into_a_miss(
 async def test_an_unreachable_archive_gives_the_source_up_naming_its_setting(
     musicbrainz: MusicBrainzEmulator, session: aiohttp.ClientSession
 ) -> None:
-    fallback = MusicBrainzSource(session, f"{musicbrainz.base_url}/ws/2", "http://127.0.0.1:9", FAST)
+    fallback = MusicBrainzSource(session, f"{musicbrainz.base_url}/ws/2", "http://127.0.0.1:9", FAST, contact=CONTACT)
     with pytest.raises(SourceDown, match="COVERART_API_URL") as lost:
         await asyncio.wait_for(ask(fallback, "tracks", track_lookups(WORLD)), 30)
     assert lost.value.source == "musicbrainz"
@@ -230,7 +232,7 @@ async def test_a_mute_musicbrainz_is_given_up_within_seconds(
 ) -> None:
     async with serving(hanging) as url:
         options = replace(FAST, timeout=0.2, give_up_after=0.3)
-        fallback = MusicBrainzSource(session, f"{url}/ws/2", coverart.base_url, options)
+        fallback = MusicBrainzSource(session, f"{url}/ws/2", coverart.base_url, options, contact=CONTACT)
         with pytest.raises(SourceDown, match="MUSICBRAINZ_API_URL"):
             await asyncio.wait_for(ask(fallback, "tracks", track_rows(WORLD, "Kings")), 30)
 
@@ -246,5 +248,7 @@ async def test_an_album_named_like_the_track_is_not_the_single(
     }
     async with serving(answering({"count": 1, "offset": 0, "release-groups": [group]})) as url:
         lookups = track_rows(WORLD, "Juniper Lane", "")  # a local file with no album: a single, or nothing
-        answers = await ask(MusicBrainzSource(session, url, coverart.base_url, FAST), "tracks", lookups)
+        answers = await ask(
+            MusicBrainzSource(session, url, coverart.base_url, FAST, contact=CONTACT), "tracks", lookups
+        )
     assert {a.status for a in answers.values()} == {"not_found"} and coverart.received == []
