@@ -7,16 +7,20 @@ app may use them, then oEmbed item by item, then the Web API's single-item calls
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import aiohttp
 
 from backfill.config import DEFAULT_OEMBED_RATE, Settings
+from backfill.errors import ConfigError
 from backfill.sources.api import SpotifyClient
 from backfill.sources.auth import TokenSource
 from backfill.sources.base import Lineup, Source
+from backfill.sources.deezer import DeezerSource
 from backfill.sources.http import ClientOptions, RateLimited
+from backfill.sources.musicbrainz import MusicBrainzSource
 from backfill.sources.oembed import OEmbedClient
 
 SourceChoice = Literal["auto", "api", "oembed"]
@@ -75,6 +79,28 @@ async def open_lineup(
     batch = tuple(s for s in (api,) if s is not None)
     single = tuple(s for s in (oembed, api) if s is not None)  # oEmbed first: it spends no Web API quota
     return Lineup(batch=batch, single=single)
+
+
+# The fallback providers, by the name --fallback and BACKFILL_FALLBACK give them: the one place a provider registers.
+FALLBACKS: dict[str, Callable[[aiohttp.ClientSession, Settings], Source]] = {
+    "deezer": lambda session, s: DeezerSource(session, s.deezer_url, contact=s.contact),
+    "musicbrainz": lambda session, s: MusicBrainzSource(session, s.musicbrainz_url, s.coverart_url, contact=s.contact),
+}
+
+
+def check_fallbacks(settings: Settings, names: tuple[str, ...]) -> None:
+    """Before anything is read: what a chosen provider needs is there (ConfigError otherwise)."""
+    if "musicbrainz" in names and not settings.contact:
+        raise ConfigError(
+            "MusicBrainz asks every client for a contact: set BACKFILL_CONTACT to your email address or a URL "
+            "(it goes in the User-Agent), or leave musicbrainz out of --fallback"
+        )
+
+
+def open_fallbacks(session: aiohttp.ClientSession, settings: Settings, names: tuple[str, ...]) -> tuple[Source, ...]:
+    """The fallback providers asked, in this order, for what Spotify cannot fill."""
+    check_fallbacks(settings, names)
+    return tuple(FALLBACKS[name](session, settings) for name in names)
 
 
 def connections(options: SourceOptions) -> int:
