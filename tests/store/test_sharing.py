@@ -104,7 +104,9 @@ def test_a_file_busy_at_start_is_waited_for(db_path: Path, emulator: Emulator, w
     check_images(db_path, world, complete=True)
 
 
-def test_a_busy_file_is_retried_with_backoff_up_to_the_lock_timeout(db_path: Path) -> None:
+def test_where_the_lock_cannot_be_watched_a_busy_file_is_retried_with_backoff_up_to_the_lock_timeout(
+    db_path: Path,
+) -> None:
     """On a fake clock: the waits double from 50 ms to at most 1 s, and the last one ends at the timeout."""
     now = [0.0]
     waits: list[float] = []
@@ -115,7 +117,9 @@ def test_a_busy_file_is_retried_with_backoff_up_to_the_lock_timeout(db_path: Pat
 
     holder = hold(db_path, HANG_GUARD)
     try:
-        link = Attachment(db_path, sniff(db_path), lock_timeout=30, clock=lambda: now[0], sleep=sleep)
+        link = Attachment(
+            db_path, sniff(db_path), lock_timeout=30, clock=lambda: now[0], sleep=sleep, held=lambda _: None
+        )
         with pytest.raises(StoreError) as busy:
             link.attach("write")
         link.close()
