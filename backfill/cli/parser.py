@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_number(float, zero_ok=True),
         default=DEFAULT_LOCK_TIMEOUT,
         metavar="SECONDS",
-        help="how long to wait, with backoff, for a database another process holds (at start and at each "
+        help="how long to wait for a database another process holds (at start and at each "
         f"write; the file is held only while read or written) before exit {EXIT_USAGE} (default "
         f"{DEFAULT_LOCK_TIMEOUT:g})",
     )

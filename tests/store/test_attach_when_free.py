@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from backfill.attach import AROUND, CYCLE, QUIET, WATCH_EVERY, Attachment, held_by_another
-from backfill.dbfile import StoreError, sniff
-from tests.test_sharing import hold
+from backfill.errors import StoreError
+from backfill.store.attach import AROUND, CYCLE, QUIET, WATCH_EVERY, Attachment, held_by_another
+from backfill.store.dbfile import sniff
+from tests.store.test_sharing import hold
 
 Timeline = Callable[[float], bool]  # fake time -> is the file held by another process then
 
