@@ -31,7 +31,7 @@ from backfill.records import KindPlan, MissFilter, Outcome, Plan, Status
 from backfill.store.attach import Attachment, Mode
 from backfill.store.constraints import check_constraints
 from backfill.store.dbfile import refuse_if_unkeepable, refuse_if_unwritable, sniff
-from backfill.store.pending import ARTIST_QUEUE, TRACK_QUEUE, artist_rows, pages, queue_plan
+from backfill.store.pending import ARTIST_QUEUE, TRACK_QUEUE, artist_rows, pages
 from backfill.store.schema import LOG_TABLE, Schema, check_schema, one, repair_own_tables
 from backfill.store.selection import Fill, Selection
 from backfill.store.waits import Wait, note_wait, read_wait
@@ -122,7 +122,7 @@ class Store:
         self.selection.begin(self.schema)
         if self._for_run:
             check_constraints(self._link.con, self.schema)
-        plan = queue_plan(self._link.con, self.schema, self.selection, kinds)
+        plan = self.selection.queue(self._link.con, self.schema, kinds)
         self._pending = {"tracks": plan.tracks.pending, "artists": plan.artists.pending}
         self._counts = self.image_counts()
         self._planned = True
