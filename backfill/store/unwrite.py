@@ -29,6 +29,11 @@ class SourceUndo:
     kept: list[tuple[str, str, str | None]] = field(default_factory=list)  # (kind, row key, value now): changed
 
 
+def has_provenance(store: Store) -> bool:
+    store.reader()  # attaches the file if it is not, and reads its schema
+    return store.schema.has_provenance
+
+
 def undo_source(store: Store, source: str) -> SourceUndo:
     """Set back what `source` wrote, in one transaction (nothing to do: no write at all)."""
     result = SourceUndo(source)
