@@ -265,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--source",
         choices=("spotify", "deezer", "musicbrainz", "manual"),
-        help="set back everything this provider wrote (manual: what `backfill set` wrote)",
+        metavar="NAME",
+        help="set back everything NAME wrote: spotify, deezer, musicbrainz, or manual (what `backfill set` "
+        "wrote)",
     )
     undo.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
