@@ -82,7 +82,7 @@ def test_a_key_shared_by_different_tracks_is_never_asked(db_path: Path) -> None:
 def test_artists_without_a_usable_id_or_remembered_by_spotify_are_asked_with_their_tracks(
     db_path: Path, world: World
 ) -> None:
-    plan, queued = asks(db_path)
+    _, queued = asks(db_path)
     unrecoverable = sorted(world.unrecoverable_artists)[0]
     assert unrecoverable in queued["artist"]
     # Its evidence: the user's track titles and album names by that name.
@@ -157,7 +157,7 @@ def test_a_fill_writes_only_a_null_column_and_names_its_provider(db_path: Path, 
 
 
 def test_misses_are_remembered_per_provider_and_failures_never(db_path: Path, world: World) -> None:
-    keys = [u for u in world.odd_uris if not u.startswith("spotify:local:")][:3] + [_local_uri(world)]
+    keys = [*[u for u in world.odd_uris if not u.startswith("spotify:local:")][:3], _local_uri(world)]
     outcomes = [
         Outcome("tracks", keys[0], "unconfirmed", source="deezer", candidates=("Queen (deezer 1)", "Queen (deezer 2)")),
         Outcome("tracks", keys[1], "not_found", source="musicbrainz"),
