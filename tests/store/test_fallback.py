@@ -170,6 +170,11 @@ def test_misses_are_remembered_per_provider_and_failures_never(db_path: Path, wo
          ("musicbrainz", keys[1], "not_found", None)],
         key=lambda r: r[1],
     )  # fmt: skip
+    # A failure later, asked again with --retry-misses, keeps what the provider remembered.
+    apply(db_path, [Outcome("tracks", keys[0], "failed", source="deezer")])
+    assert table(db_path, f"SELECT outcome FROM backfill_fallback_log WHERE row_key = '{keys[0]}'") == [
+        ("unconfirmed",)
+    ]
     queued = asks(db_path)[1]["track"]
     assert queued[keys[0]].providers == ("musicbrainz",) and queued[keys[1]].providers == ("deezer",)
     assert queued[keys[2]].providers == ("deezer", "musicbrainz")  # the failure is asked again
