@@ -266,8 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--source",
         choices=("spotify", "deezer", "musicbrainz", "manual"),
         metavar="NAME",
-        help="set back everything NAME wrote: spotify, deezer, musicbrainz, or manual (what `backfill set` "
-        "wrote)",
+        help="set back everything NAME wrote: spotify, deezer, musicbrainz, or manual (what `backfill set` wrote)",
     )
     undo.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
