@@ -206,18 +206,18 @@ class Fallback:
 
 def _fill(con: duckdb.DuckDBPyConnection, name: str, by_key: dict[str, Outcome], now: Any) -> int:
     k = KINDS[name]
-    rows = con.execute(
-        f"""UPDATE {k.table} AS t SET {k.image} = u.url
-            FROM (SELECT unnest($1::VARCHAR[]) AS key, unnest($2::VARCHAR[]) AS url) u
-            WHERE t.{k.key} = u.key AND t.{k.image} IS NULL RETURNING t.{k.key}, t.{k.image}""",
-        [list(by_key), [o.url for o in by_key.values()]],
-    ).fetchall()
+    new = "(SELECT unnest($1::VARCHAR[]) AS key, unnest($2::VARCHAR[]) AS url) u"
+    fills = f"t.{k.key} = u.key AND t.{k.image} IS NULL"
+    params = [list(by_key), [o.url for o in by_key.values()]]
+    # The rows filled, read first (same transaction, same condition) rather than with RETURNING: see
+    # backfill.store.writes on replaying the write-ahead log.
+    rows = con.execute(f"SELECT DISTINCT t.{k.key}, u.url FROM {k.table} t JOIN {new} ON {fills}", params).fetchall()
     written: list[Written] = []
     for key, value in rows:
         o = by_key[key]
         written.append((key, value, o.source, o.provider_id, o.confirmed_by))
     record(con, k.log, written, now)
-    return len(rows)
+    return int(one(con, f"UPDATE {k.table} AS t SET {k.image} = u.url FROM {new} WHERE {fills}", params))
 
 
 def _remember(

@@ -22,7 +22,7 @@ from backfill.errors import UsageError
 from backfill.kinds import KINDS, Kind, LogKind, is_http_url
 from backfill.records import utcnow
 from backfill.store.provenance import MANUAL, ensure_provenance, pinned, record
-from backfill.store.schema import JOURNAL_TABLE, OWN_DDL, Schema
+from backfill.store.schema import JOURNAL_TABLE, OWN_DDL, Schema, one
 from backfill.store.store import Store
 
 BY_LOG: dict[LogKind, Kind] = {k.log: k for k in KINDS.values()}
@@ -142,7 +142,4 @@ def _replace(con: duckdb.DuckDBPyConnection, store: Store, kind: Kind, overrides
             FROM {kind.table} t JOIN {new} u ON {differs}""",
         [*params, now, kind.log],
     )
-    rows = con.execute(
-        f"UPDATE {kind.table} AS t SET {kind.image} = u.url FROM {new} u WHERE {differs} RETURNING 1", params
-    ).fetchall()
-    return len(rows)
+    return int(one(con, f"UPDATE {kind.table} AS t SET {kind.image} = u.url FROM {new} u WHERE {differs}", params))

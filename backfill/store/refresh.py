@@ -158,11 +158,11 @@ def _replace(
     if not n:
         return 0, 0
     # The same condition as the journal's: inside one transaction with the file locked, the same rows.
-    updated = con.execute(
-        f"UPDATE {table} AS t SET {column} = u.url FROM {new} u WHERE {differs} "
-        f"RETURNING t.{match}, t.{key}, t.{column}",
-        [ids, list(changed.values())],
-    ).fetchall()
+    # (Read first rather than RETURNING: see backfill.store.writes on replaying the write-ahead log.)
+    params = [ids, list(changed.values())]
+    updated = con.execute(f"SELECT t.{match}, t.{key}, u.url FROM {table} t JOIN {new} u ON {differs}", params)
+    rows = updated.fetchall()
     cut = len(TRACK_URI_PREFIX) if kind == "tracks" else 0  # the Spotify id: the URI's tail, or the artist id
-    record(con, log_kind, ((row, value, "spotify", i[cut:], "") for i, row, value in updated), now)
-    return int(n), len({i for i, _, _ in updated})  # distinct track URIs or artist ids
+    record(con, log_kind, ((row, value, "spotify", i[cut:], "") for i, row, value in rows), now)
+    con.execute(f"UPDATE {table} AS t SET {column} = u.url FROM {new} u WHERE {differs}", params)
+    return int(n), len({i for i, _, _ in rows})  # distinct track URIs or artist ids

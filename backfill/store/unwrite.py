@@ -17,7 +17,7 @@ import duckdb
 from backfill.kinds import KINDS
 from backfill.records import utcnow
 from backfill.store.provenance import MANUAL
-from backfill.store.schema import JOURNAL_TABLE, OWN_DDL, PROVENANCE_TABLE
+from backfill.store.schema import JOURNAL_TABLE, OWN_DDL, PROVENANCE_TABLE, one
 from backfill.store.store import Store
 
 
@@ -105,8 +105,7 @@ def _set_back(
             FROM {table} t JOIN {change} ON {guard}""",
         [*lists, now, log],
     )
-    rows = con.execute(f"UPDATE {table} AS t SET {column} = u.old FROM {change} WHERE {guard} RETURNING 1", lists)
-    return len(rows.fetchall())
+    return int(one(con, f"UPDATE {table} AS t SET {column} = u.old FROM {change} WHERE {guard}", lists))
 
 
 def _changed_since(

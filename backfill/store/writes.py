@@ -61,15 +61,14 @@ def write(con: duckdb.DuckDBPyConnection, batch: Batch, schema: Schema) -> tuple
     if batch.track_urls or batch.artist_urls:
         schema = ensure_provenance(con, schema)
     if batch.track_urls:
-        rows = con.execute(
-            """UPDATE tracks SET album_image_url = u.url
-               FROM (SELECT unnest($1::VARCHAR[]) AS uri, unnest($2::VARCHAR[]) AS url) u
-               WHERE tracks.spotify_track_uri = u.uri AND tracks.album_image_url IS NULL
-               RETURNING tracks.spotify_track_uri, tracks.album_image_url""",
-            [[TRACK_URI_PREFIX + i for i in batch.track_urls], list(batch.track_urls.values())],
-        ).fetchall()
-        filled["tracks"] = len(rows)
-        record(con, "track", ((k, v, "spotify", k[len(TRACK_URI_PREFIX) :], "") for k, v in rows), now)
+        new = "(SELECT unnest($1::VARCHAR[]) AS uri, unnest($2::VARCHAR[]) AS url) u"
+        fills = "tracks.spotify_track_uri = u.uri AND tracks.album_image_url IS NULL"
+        params = [[TRACK_URI_PREFIX + i for i in batch.track_urls], list(batch.track_urls.values())]
+        # The rows the UPDATE fills, read first (same transaction, same condition): an UPDATE ... RETURNING on a
+        # table with a key leaves a write-ahead log that DuckDB 1.1 and older cannot replay after a crash.
+        rows = con.execute(f"SELECT tracks.spotify_track_uri, u.url FROM tracks JOIN {new} ON {fills}", params)
+        record(con, "track", ((k, v, "spotify", k[len(TRACK_URI_PREFIX) :], "") for k, v in rows.fetchall()), now)
+        filled["tracks"] = _changed(con, f"UPDATE tracks SET album_image_url = u.url FROM {new} WHERE {fills}", params)
     if batch.recovered:
         filled["recovered"] = _changed(
             con,
@@ -79,15 +78,12 @@ def write(con: duckdb.DuckDBPyConnection, batch: Batch, schema: Schema) -> tuple
             [list(batch.recovered), list(batch.recovered.values())],
         )
     if batch.artist_urls:
-        rows = con.execute(
-            """UPDATE artists SET image_url = u.url
-               FROM (SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url) u
-               WHERE artists.spotify_artist_id = u.id AND artists.image_url IS NULL
-               RETURNING artists.artist_name, artists.image_url, artists.spotify_artist_id""",
-            [list(batch.artist_urls), list(batch.artist_urls.values())],
-        ).fetchall()
-        filled["artists"] = len(rows)
-        record(con, "artist", ((k, v, "spotify", i, "") for k, v, i in rows), now)
+        new = "(SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url) u"
+        fills = "artists.spotify_artist_id = u.id AND artists.image_url IS NULL"
+        params = [list(batch.artist_urls), list(batch.artist_urls.values())]
+        rows = con.execute(f"SELECT artists.artist_name, u.url, u.id FROM artists JOIN {new} ON {fills}", params)
+        record(con, "artist", ((k, v, "spotify", i, "") for k, v, i in rows.fetchall()), now)
+        filled["artists"] = _changed(con, f"UPDATE artists SET image_url = u.url FROM {new} WHERE {fills}", params)
     has_log = schema.has_log
     misses = batch.misses
     if misses and not has_log:
