@@ -1,5 +1,5 @@
-"""The two kinds of rows backfill fills, described once; what counts as a Spotify id, and how track ids are read
-from URIs. Shared by every layer."""
+"""The two kinds of rows backfill fills, described once; what counts as a Spotify id, how track ids are read
+from URIs, and what counts as an image URL worth storing. Shared by every layer."""
 
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ SQL_TRACK_URI_RE = f"^{TRACK_URI_PREFIX}{ID_PATTERN}$"
 SQL_ID_RE = f"^{ID_PATTERN}$"
 
 _ID = re.compile(ID_PATTERN)
+# An absolute http(s) URL with a host and no whitespace: the only values backfill writes into an image column,
+# whoever supplies them (a source's answer, or `backfill set`). backfill.sources.images has the same rule inline.
+HTTP_URL_PATTERN = r"https?://[^\s/?#@]+(?:[/?#]\S*)?"
+MAX_URL_LENGTH = 2048
+_HTTP_URL = re.compile(HTTP_URL_PATTERN)
 
 
 def is_spotify_id(value: object) -> bool:
@@ -27,6 +32,12 @@ def track_id_from_uri(uri: object) -> str | None:
         return None
     candidate = uri[len(TRACK_URI_PREFIX) :]
     return candidate if is_spotify_id(candidate) else None
+
+
+def is_http_url(value: object) -> bool:
+    """An absolute http(s) URL with a host, at most MAX_URL_LENGTH characters: anything else would be stored as
+    garbage the dashboard can't show."""
+    return isinstance(value, str) and len(value) <= MAX_URL_LENGTH and _HTTP_URL.fullmatch(value) is not None
 
 
 KindName = Literal["tracks", "artists"]

@@ -75,11 +75,30 @@ class KindPlan:
 
 
 @dataclass
+class FallbackKindPlan:
+    """One kind's rows for the fallback providers (counted by row key: a key is one lookup)."""
+
+    rows: int = 0  # keys whose image is NULL and that Spotify cannot fill (no usable id, or a remembered miss)
+    unusable: int = 0  # of those, nothing to search by: no artist name, or one key shared by different tracks
+    asked: int = 0  # keys at least one provider is to be asked about (the queue's length)
+    remembered: int = 0  # keys every provider remembered a miss for: asked of none
+    per_provider: dict[str, int] = field(default_factory=dict)  # provider → keys it would be asked, at most
+
+
+@dataclass
+class FallbackPlan:
+    providers: tuple[str, ...]  # in priority order
+    tracks: FallbackKindPlan = field(default_factory=FallbackKindPlan)
+    artists: FallbackKindPlan = field(default_factory=FallbackKindPlan)
+
+
+@dataclass
 class Plan:
     tracks: KindPlan
     artists: KindPlan
     log_repair: bool = False  # the run must open the file for writing even with nothing to fetch
     api_wait: Any = None  # backfill.store.waits.Wait: the Web API asked an earlier run to wait until then
+    fallback: FallbackPlan | None = None  # a fallback store's plan: what each provider would be asked
 
 
 def utcnow() -> datetime:

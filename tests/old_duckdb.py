@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def write(path: str, seed: int, tracks: int, artists: int, plays: int, dashboard_schema: bool = False) -> None:
     sys.path.insert(0, str(ROOT))
     package = types.ModuleType("standin")
-    package.__path__ = [str(ROOT / "backfill" / "emulator")]  # type: ignore[attr-defined]
+    package.__path__ = [str(ROOT / "standin")]  # type: ignore[attr-defined]
     sys.modules["standin"] = package
     from standin import sample
     from standin.sample import duckdb_file  # where the history is written

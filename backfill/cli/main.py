@@ -70,6 +70,10 @@ def _main(argv: list[str]) -> int:
             from backfill.cli.undo import cmd_undo
 
             return cmd_undo(args)
+        if args.command == "set":
+            from backfill.cli.set import cmd_set
+
+            return cmd_set(args)
         if args.command == "demo":
             from backfill.cli.demo import cmd_demo
 

@@ -6,6 +6,7 @@ import argparse
 
 from backfill.cli.args import HelpFormatter, Parser, commands, version_option
 from backfill.cli.args import number as _number
+from backfill.cli.parser_set import add_set_command
 from backfill.config import DEFAULT_OEMBED_RATE
 from backfill.errors import (
     EXIT_BROKEN_PIPE,
@@ -32,10 +33,16 @@ _EXIT_MEANINGS = {
     EXIT_SIGINT: f"interrupted by Ctrl-C (SIGINT);  {EXIT_SIGTERM}: terminated (SIGTERM)",
     EXIT_BROKEN_PIPE: "stdout was closed early (e.g. `backfill verify | head`): stopped quietly",
 }
-_EXIT_DONE = {"sync": "done (or nothing to push)", "verify": "done", "undo": "done (or nothing to undo)"}
+_EXIT_DONE = {
+    "sync": "done (or nothing to push)",
+    "verify": "done",
+    "undo": "done (or nothing to undo)",
+    "set": "done (or already so)",
+}
 _EXIT_USAGE = {
     "sync": "usage, configuration, database or Postgres error (Postgres unchanged)",
     "verify": "usage or database error",
+    "set": "usage or database error, a bad URL, an unknown key or a malformed line (nothing was changed)",
 }
 
 _VARIABLES = {
@@ -60,6 +67,7 @@ _USES: dict[str | None, tuple[tuple[str, ...], tuple[int, ...]]] = {
     "sync": (("BACKFILL_DB", "POSTGRES_URL"), (EXIT_OK, EXIT_USAGE, EXIT_SIGINT, EXIT_BROKEN_PIPE)),
     "verify": (("BACKFILL_DB", "BACKFILL_EMBED_TIMEOUT"), (EXIT_OK, EXIT_USAGE, EXIT_SIGINT, EXIT_BROKEN_PIPE)),
     "undo": (("BACKFILL_DB",), (EXIT_OK, EXIT_USAGE, EXIT_SIGINT, EXIT_BROKEN_PIPE)),
+    "set": (("BACKFILL_DB",), (EXIT_OK, EXIT_USAGE, EXIT_SIGINT, EXIT_BROKEN_PIPE)),
     "demo": ((), (EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT)),  # its own emulator: no setting read
 }
 
@@ -251,17 +259,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     undo = sub.add_parser(
         "undo",
-        help="put back the images a refresh replaced",
-        description="Restore the values a `run --refresh` replaced, newest first. A value changed since the "
-        "refresh is left alone. Needs no credentials.",
+        help="put back the images a refresh or a set replaced, or take back what one provider wrote",
+        description="Restore the values a `run --refresh` or a `backfill set` replaced, newest first; or, with "
+        "--source, set back every value one provider wrote (to NULL, or for a set to the value it replaced). A "
+        "value changed since is left alone. Needs no credentials.",
         epilog=epilog("undo"),
         formatter_class=fmt,
     )
     _db_option(undo)
     which = undo.add_mutually_exclusive_group(required=True)
-    which.add_argument("--last", action="store_true", help="undo the last refresh run")
+    which.add_argument("--last", action="store_true", help="undo the last refresh run (or set)")
     which.add_argument("--since", metavar="TIME", help="undo every change made at or after TIME (ISO 8601, local time)")
+    which.add_argument(
+        "--source",
+        choices=("spotify", "deezer", "musicbrainz", "manual"),
+        metavar="NAME",
+        help="set back everything NAME wrote: spotify, deezer, musicbrainz, or manual (what `backfill set` wrote)",
+    )
     undo.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    add_set_command(sub, epilog("set"), _db_option)
 
     demo = sub.add_parser(
         "demo",

@@ -1,4 +1,5 @@
-"""`backfill undo`: put back what `run --refresh` replaced, from its journal."""
+"""`backfill undo`: put back what `run --refresh` or `set` replaced, from the journal; or, with --source, set
+back what one provider wrote (backfill.store.unwrite)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from datetime import UTC, datetime
 from backfill.cli.parser import VERIFY_LOCK_TIMEOUT
 from backfill.config import load_settings
 from backfill.errors import EXIT_OK, UsageError
-from backfill.report.undo import undo_json, undo_text
+from backfill.report.undo import source_undo_json, source_undo_text, undo_json, undo_text
 from backfill.store.journal import has_journal, undo
 from backfill.store.store import Store
+from backfill.store.unwrite import SourceUndo, has_provenance, undo_source
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
+    if args.source:
+        return _undo_source(args)
     since = None
     if args.since:
         try:
@@ -37,4 +41,22 @@ def cmd_undo(args: argparse.Namespace) -> int:
         finally:
             store.close()
     print(json.dumps(undo_json(result)) if args.json else undo_text(result))
+    return EXIT_OK
+
+
+def _undo_source(args: argparse.Namespace) -> int:
+    settings = load_settings(args.db)
+    store = Store.open(settings.db_path, read_only=True, need_artists=False, lock_timeout=VERIFY_LOCK_TIMEOUT)
+    try:
+        writes = has_provenance(store)  # nothing was ever written by backfill: no need to open for writing
+    finally:
+        store.close()
+    result = SourceUndo(args.source)
+    if writes:
+        store = Store.open(settings.db_path, read_only=False, need_artists=False, lock_timeout=VERIFY_LOCK_TIMEOUT)
+        try:
+            result = undo_source(store, args.source)
+        finally:
+            store.close()
+    print(json.dumps(source_undo_json(result)) if args.json else source_undo_text(result))
     return EXIT_OK

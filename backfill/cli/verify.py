@@ -13,8 +13,11 @@ from backfill.errors import EXIT_OK, UsageError
 from backfill.report.html import TOP_N, page, refusal, write_page
 from backfill.report.verify import verify_json, verify_record, verify_text
 from backfill.store.dbfile import dashboard_cannot_open, sniff
+from backfill.store.provenance import source_counts
 from backfill.store.store import Store
-from backfill.store.toplists import Ranking, TopItem, ranking, top_artists, top_tracks
+from backfill.store.toplists import Ranking, TopItem, ranking, top_artists, top_tracks, unconfirmed
+
+UNCONFIRMED_SHOWN = 100  # the unconfirmed candidates listed (JSON and the HTML page); the count is of all
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -28,7 +31,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         plan = store.plan()
         record = verify_record(
-            str(settings.db_path), store.image_counts(), plan, store.remembered_counts(), store.samples()
+            str(settings.db_path),
+            store.image_counts(),
+            plan,
+            store.remembered_counts(),
+            store.samples(),
+            source_counts(store.reader(), store.schema),
+            unconfirmed(store, UNCONFIRMED_SHOWN),
         )
         tops = _tops(store) if args.html is not None else None
     finally:

@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from backfill.report.verify import VerifyRecord
+from backfill.report.verify import SOURCE_NAMES, VerifyRecord
 from backfill.store.toplists import Ranking, TopItem
 
 TOP_N = 50
@@ -58,6 +58,7 @@ ol.top{list-style:none;padding:0;margin:0;display:grid;gap:8px;
 .none .ph,.broken .ph{display:flex}.broken img{display:none}
 .text{min-width:0;overflow-wrap:anywhere}
 .name{font-weight:600}.by,.stats{color:#aaa;font-size:.88em}
+.src{color:#8fd19e;font-size:.8em}code{overflow-wrap:anywhere}
 .why{color:#f0a35e;font-size:.85em}.why.late{display:none}.broken .why.late{display:block}
 table{border-collapse:collapse;width:100%}td{padding:4px 6px;border-bottom:1px solid #2a2a2a}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
@@ -106,6 +107,9 @@ def _item(rank: int | None, kind: str, item: TopItem, embedded: Mapping[str, str
     if item.ms_played is not None:
         stats.append(_hours(item.ms_played))
     by = f'<div class="by">{_e(item.artist)}</div>' if kind == "track" else ""
+    if item.image_url is not None:
+        source = SOURCE_NAMES.get(item.source or "unknown", item.source)
+        why = f'<div class="src" data-source="{_e(item.source or "unknown")}">image: {_e(source)}</div>{why}'
     rank_cell = f'<span class="rank">{rank}</span>' if rank is not None else ""
     return (
         f'<li class="item {kind}{state}" data-kind="{kind}" data-rank="{rank or ""}" data-name="{_e(item.name)}">'
@@ -162,6 +166,35 @@ def _missing(record: VerifyRecord) -> str:
     return f'<h2>Still missing, and why</h2><div class="cov">{"".join(parts)}</div><p class="note">{note}</p>'
 
 
+def _shell(text: str) -> str:
+    """A word quoted for a POSIX shell, so the command shown can be pasted as it is."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _unconfirmed(record: VerifyRecord) -> str:
+    """The rows a fallback found candidates for that the history did not confirm: a person may pick one."""
+    if not record.unconfirmed:
+        return ""
+    rows = []
+    for u in record.candidates:
+        names = "".join(f"<li>{_e(c)}</li>" for c in u.candidates) or "<li>(none named)</li>"
+        command = f"backfill set {u.kind} {_shell(u.key)} URL"
+        rows.append(
+            f'<tr data-kind="{_e(u.kind)}" data-key="{_e(u.key)}"><td>{_e(u.kind)}</td><td>{_e(u.name)}</td>'
+            f"<td>{_e(SOURCE_NAMES.get(u.provider, u.provider))}</td><td><ul>{names}</ul></td>"
+            f"<td><code>{_e(command)}</code></td></tr>"
+        )
+    shown = f" (the {len(record.candidates):,} checked last)" if len(record.candidates) < record.unconfirmed else ""
+    return (
+        f'<h2 id="unconfirmed">Unconfirmed candidates: {_n(record.unconfirmed)}{shown}</h2>'
+        "<p class='note'>A fallback provider found these, but nothing in your history confirmed one (no track or "
+        "album of yours in its catalogue), so none was stored. Pick the right picture yourself and set it with "
+        "the command shown; nothing later replaces it.</p>"
+        f"<table><tr><td>kind</td><td>row</td><td>provider</td><td>candidates</td><td>to set it</td></tr>"
+        f"{''.join(rows)}</table>"
+    )
+
+
 def page(
     db_path: str,
     record: VerifyRecord,
@@ -179,6 +212,7 @@ def page(
         _top(f"Top {TOP_N} tracks", "track", tracks, ranking, embedded),
         _top(f"Top {TOP_N} artists", "artist", artists, ranking, embedded) if "artists" in record.tables else "",
         _missing(record),
+        _unconfirmed(record),
     ]
     return (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">{MARKER}'

@@ -4,12 +4,21 @@ report.html, is made from the same record). Light to import: `verify` starts wit
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from backfill.kinds import KINDS
 from backfill.records import Plan
 from backfill.report.text import LABELS, RULE, fit, number, percent, row
+from backfill.store.toplists import Unconfirmed
+
+SOURCE_NAMES = {
+    "spotify": "Spotify",
+    "deezer": "Deezer",
+    "musicbrainz": "MusicBrainz",
+    "manual": "set by hand",
+    "unknown": "unknown (not written by backfill)",
+}
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,8 @@ class Coverage:
     pending: int  # what the next run fetches
     recoverable_ids: int | None  # artists: of those, ids recoverable from tracks; tracks: None
     sample: tuple[str, str] | None  # (name, image URL) of one row that has an image
+    # rows with an image by who wrote it: spotify, deezer, musicbrainz, manual, unknown (sums to with_image)
+    sources: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def without_image(self) -> int:
@@ -38,6 +49,8 @@ class Coverage:
 class VerifyRecord:
     path: str
     tables: Mapping[str, Coverage]  # "tracks", and "artists" when the file has that table
+    unconfirmed: int = 0  # rows still without an image for which a fallback provider found unconfirmed candidates
+    candidates: tuple[Unconfirmed, ...] = ()  # the first of those, for a person to pick from (`backfill set`)
 
 
 def verify_record(
@@ -46,6 +59,8 @@ def verify_record(
     plan: Plan,
     remembered: dict[tuple[str, str], int],
     samples: dict[str, tuple[str, str] | None],
+    sources: Mapping[str, Mapping[str, int]] | None = None,
+    unconfirmed: tuple[int, list[Unconfirmed]] = (0, []),
 ) -> VerifyRecord:
     tables: dict[str, Coverage] = {}
     for name, kind in KINDS.items():
@@ -62,8 +77,9 @@ def verify_record(
             pending=p.pending,
             recoverable_ids=p.recovered if name == "artists" else None,
             sample=samples.get(kind.log),
+            sources=dict((sources or {}).get(name, {})),
         )
-    return VerifyRecord(path, tables)
+    return VerifyRecord(path, tables, unconfirmed[0], tuple(unconfirmed[1]))
 
 
 def verify_json(record: VerifyRecord) -> dict[str, Any]:
@@ -81,7 +97,15 @@ def verify_json(record: VerifyRecord) -> dict[str, Any]:
         }
         if c.recoverable_ids is not None:
             out[name]["recovered_ids"] = c.recoverable_ids
+        out[name]["sources"] = dict(c.sources)
         out[name]["sample"] = {"name": c.sample[0], "image_url": c.sample[1]} if c.sample else None
+    out["unconfirmed"] = {
+        "rows": record.unconfirmed,
+        "first": [
+            {"provider": u.provider, "kind": u.kind, "key": u.key, "name": u.name, "candidates": list(u.candidates)}
+            for u in record.candidates
+        ],
+    }
     return out
 
 
@@ -104,7 +128,13 @@ def verify_text(record: VerifyRecord) -> str:
         ]
         if c.recoverable_ids:
             lines.append(f"  {'  (ids recoverable from tracks):':<32}{number(c.recoverable_ids):>9}")
+        if c.sources:
+            lines.append("  Images by source:")
+            lines += [f"  {'  ' + SOURCE_NAMES.get(s, s) + ':':<32}{number(n):>9}" for s, n in c.sources.items()]
         if c.sample:
             lines += [f"  Sample: {c.sample[0]}", f"    {c.sample[1]}"]
+    if record.unconfirmed:
+        lines += ["", f"  {'Unconfirmed fallback candidates:':<32}{number(record.unconfirmed):>9}"]
+        lines.append("  (none confirmed by your history: pick one with `backfill set`; `verify --html` lists them)")
     lines.append(RULE)
     return fit(lines)

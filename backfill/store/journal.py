@@ -1,6 +1,7 @@
-"""`undo`: put back what a refresh replaced, from the journal `backfill_journal` that it wrote in the same
-transactions as its UPDATEs. Newest change first, each guarded by "the value is still the one we wrote": a value
-changed since is left alone.
+"""`undo`: put back what a refresh (or a `set`, or an `undo --source`) replaced, from the journal
+`backfill_journal` written in the same transactions as their UPDATEs. Newest change first, each guarded by "the
+value is still the one we wrote" (NULL included: an `undo --source` sets values back to NULL): a value changed
+since is left alone.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def undo(store: Store, *, last: bool = False, since: datetime | None = None) -> 
                         f"""UPDATE {table} AS t SET {column} = u.old
                             FROM (SELECT unnest($1::VARCHAR[]) AS k, unnest($2::VARCHAR[]) AS old,
                                          unnest($3::VARCHAR[]) AS new) u
-                            WHERE t.{key} = u.k AND t.{column} = u.new RETURNING t.{key}""",
+                            WHERE t.{key} = u.k AND t.{column} IS NOT DISTINCT FROM u.new RETURNING t.{key}""",
                         [[e[2] for e in mine], [e[3] for e in mine], [e[4] for e in mine]],
                     ).fetchall()
                 }

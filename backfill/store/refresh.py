@@ -13,6 +13,10 @@ is still the one we wrote": a value changed since is left alone.
 the Web API and oEmbed hand out the same image on different hosts, so switching `--source` replaces nothing.
 The id names the size too (its prefix), so a photo stored at another size than a run would choose is replaced.
 Any other value is compared as a whole URL.
+
+A value set by hand (`backfill set`: its provenance is 'manual' with that value) is never replaced: its id is not
+queued when every row of it is such a value, and the replacing UPDATE leaves such rows out in its WHERE clause.
+Each replacement names Spotify as its writer in `backfill_provenance`, in the same transaction.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from typing import Any
 import duckdb
 
 from backfill.kinds import KINDS, TRACK_URI_PREFIX, LogKind
-from backfill.records import Outcome, utcnow
+from backfill.records import Outcome, Plan, utcnow
+from backfill.store.pending import queue_plan
+from backfill.store.provenance import ensure_provenance, pinned, record
 from backfill.store.schema import JOURNAL_TABLE, OWN_DDL, REFRESHED_TABLE, Schema, one
 from backfill.store.selection import Writable
 
@@ -56,16 +62,20 @@ class Refresh:
         self.run_id = self.run_id or utcnow()
 
     def skip(self, schema: Schema, kind: LogKind) -> tuple[str, list[Any]]:
-        """Skip the ids a refresh had an answer for since the --older-than cutoff (remembered misses are not
-        skipped: their rows have an image to check)."""
+        """Skip the ids whose every row holds a value set by hand, and those a refresh had an answer for since
+        the --older-than cutoff (remembered misses are not skipped: their rows have an image to check)."""
+        by_hand = _all_pinned(schema, kind)
         if self.older_than_days is None or not schema.has_refreshed:
-            return "FALSE", []
+            return by_hand, []
         try:
             cutoff = utcnow() - timedelta(days=self.older_than_days)
         except OverflowError:  # more days than the calendar holds: every id checked is recent enough
             cutoff = datetime(1, 1, 1)
         checked = f"SELECT 1 FROM {REFRESHED_TABLE} r WHERE r.kind = ? AND r.spotify_id = c.id AND r.checked_at > ?"
-        return f"EXISTS ({checked})", [kind, cutoff]
+        return f"({by_hand} OR EXISTS ({checked}))", [kind, cutoff]
+
+    def queue(self, con: duckdb.DuckDBPyConnection, schema: Schema, kinds: Sequence[str]) -> Plan:
+        return queue_plan(con, schema, self, kinds)
 
     def apply(self, store: Writable, outcomes: Sequence[Outcome]) -> dict[str, int]:
         """Replace the values that changed, journal each one, and note every id that got an answer. Returns the
@@ -85,7 +95,7 @@ class Refresh:
             _ensure_tables(store, con)
             for kind, changed in urls.items():
                 if changed:
-                    replaced[kind], ids[kind] = _replace(con, kind, changed, self.run_id or now, now)
+                    replaced[kind], ids[kind] = _replace(con, store.schema, kind, changed, self.run_id or now, now)
             # An upsert by hand (no key: see schema.py), in the same transaction, so never two rows.
             keys = [[k for k, _ in answered], [i for _, i in answered]]
             con.execute(
@@ -102,24 +112,41 @@ class Refresh:
         return replaced
 
 
+def _all_pinned(schema: Schema, kind: LogKind) -> str:
+    """SQL on candidates `c`: every row of the id holds a value set by hand (so a refresh has nothing to ask)."""
+    if not schema.has_provenance:
+        return "FALSE"
+    k = next(k for k in KINDS.values() if k.log == kind)
+    match = f"'{TRACK_URI_PREFIX}' || c.id" if kind == "track" else "c.id"
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {k.table} t WHERE t.{k.match} = {match} AND t.{k.image} IS NOT NULL "
+        f"AND NOT {pinned(schema, kind)})"
+    )
+
+
 def _ensure_tables(store: Writable, con: duckdb.DuckDBPyConnection) -> None:
-    """Create the journal and the refreshed table on the first write (rolled back with the transaction)."""
+    """Create the journal, the refreshed and the provenance table on the first write (rolled back with the
+    transaction)."""
     if not store.schema.has_journal:
         con.execute(OWN_DDL[JOURNAL_TABLE].format(name=JOURNAL_TABLE))
     if not store.schema.has_refreshed:
         con.execute(OWN_DDL[REFRESHED_TABLE].format(name=REFRESHED_TABLE))
-    store.schema = replace(store.schema, has_journal=True, has_refreshed=True)
+    store.schema = replace(ensure_provenance(con, store.schema), has_journal=True, has_refreshed=True)
 
 
 def _replace(
-    con: duckdb.DuckDBPyConnection, kind: str, changed: dict[str, str], run: datetime, now: datetime
+    con: duckdb.DuckDBPyConnection, schema: Schema, kind: str, changed: dict[str, str], run: datetime, now: datetime
 ) -> tuple[int, int]:
-    """Journal, then update, the rows whose stored image differs from the new one. Returns (rows, ids) replaced."""
+    """Journal, then update, the rows whose stored image differs from the new one (a value set by hand is left
+    alone), and name Spotify their writer. Returns (rows, ids) replaced."""
     k = KINDS[kind]
     log_kind, table, key, column, match = k.log, k.table, k.key, k.image, k.match
     ids = [TRACK_URI_PREFIX + i for i in changed] if kind == "tracks" else list(changed)
     new = "(SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url)"
-    differs = f"t.{match} = u.id AND t.{column} IS NOT NULL AND {_image(f't.{column}')} <> {_image('u.url')}"
+    differs = (
+        f"t.{match} = u.id AND t.{column} IS NOT NULL AND {_image(f't.{column}')} <> {_image('u.url')} "
+        f"AND NOT {pinned(schema, log_kind)}"
+    )
     n = one(
         con,
         f"""INSERT INTO {JOURNAL_TABLE} (seq, run_id, kind, row_key, old_value, new_value, changed_at)
@@ -131,8 +158,11 @@ def _replace(
     if not n:
         return 0, 0
     # The same condition as the journal's: inside one transaction with the file locked, the same rows.
-    updated = con.execute(
-        f"UPDATE {table} AS t SET {column} = u.url FROM {new} u WHERE {differs} RETURNING t.{match}",
-        [ids, list(changed.values())],
-    ).fetchall()
-    return int(n), len({i for (i,) in updated})  # distinct track URIs or artist ids
+    # (Read first rather than RETURNING: see backfill.store.writes on replaying the write-ahead log.)
+    params = [ids, list(changed.values())]
+    updated = con.execute(f"SELECT t.{match}, t.{key}, u.url FROM {table} t JOIN {new} u ON {differs}", params)
+    rows = updated.fetchall()
+    cut = len(TRACK_URI_PREFIX) if kind == "tracks" else 0  # the Spotify id: the URI's tail, or the artist id
+    record(con, log_kind, ((row, value, "spotify", i[cut:], "") for i, row, value in rows), now)
+    con.execute(f"UPDATE {table} AS t SET {column} = u.url FROM {new} u WHERE {differs}", params)
+    return int(n), len({i for i, _, _ in rows})  # distinct track URIs or artist ids

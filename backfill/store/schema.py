@@ -1,5 +1,6 @@
 """The shape a run needs: the user's tables (checked, never altered) and the tool's own tables (`backfill_log`;
-`backfill_journal` and `backfill_refreshed`, written by `run --refresh`; `backfill_waits`, by a long Retry-After)."""
+`backfill_journal` and `backfill_refreshed`, written by `run --refresh` and `set`; `backfill_waits`, by a long
+Retry-After; `backfill_provenance`, by every write; `backfill_fallback_log`, by fallback providers)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ LOG_TABLE = "backfill_log"
 JOURNAL_TABLE = "backfill_journal"  # every image a refresh replaced: what `backfill undo` puts back
 REFRESHED_TABLE = "backfill_refreshed"  # when a refresh last had an answer for an id: what --older-than reads
 WAITS_TABLE = "backfill_waits"  # until when a source asked us to wait (the quota): a run before then skips it
+PROVENANCE_TABLE = "backfill_provenance"  # who wrote each value backfill put into a row (backfill.store.provenance)
+FALLBACK_LOG_TABLE = "backfill_fallback_log"  # a fallback provider's remembered misses (backfill.store.fallback)
 REBUILT = "{name}_rebuilt"
 # No key, no index, no constraint: DuckDB 2.0 writes index data that DuckDB 1.x cannot read, and the user's file
 # must stay readable by the DuckDB that made it. Upserts are DELETE + INSERT in one transaction.
@@ -44,7 +47,31 @@ WAITS_DDL = """CREATE TABLE {name} (
     quota BOOLEAN,         -- the wait was the daily quota's (429 QUOTA_EXCEEDED)
     noted_at TIMESTAMP     -- UTC
 )"""
-OWN_DDL = {LOG_TABLE: LOG_DDL, JOURNAL_TABLE: JOURNAL_DDL, REFRESHED_TABLE: REFRESHED_DDL, WAITS_TABLE: WAITS_DDL}
+PROVENANCE_DDL = """CREATE TABLE {name} (
+    kind VARCHAR,          -- 'track' (row_key: spotify_track_uri) or 'artist' (row_key: artist_name)
+    row_key VARCHAR,
+    value VARCHAR,         -- the value written: one row per (kind, row_key, value), its last writer
+    source VARCHAR,        -- 'spotify', 'deezer', 'musicbrainz' or 'manual'
+    provider_id VARCHAR,   -- the provider's id of what it matched (Spotify: the track or artist id)
+    confirmed_by VARCHAR,  -- the history's evidence that confirmed a fallback's match
+    written_at TIMESTAMP   -- UTC
+)"""
+FALLBACK_LOG_DDL = """CREATE TABLE {name} (
+    provider VARCHAR,      -- 'deezer', 'musicbrainz'
+    kind VARCHAR,          -- 'track' or 'artist'
+    row_key VARCHAR,
+    outcome VARCHAR,       -- 'not_found', 'no_image' or 'unconfirmed'
+    candidates VARCHAR,    -- unconfirmed: the candidates found, joined with ' | '
+    checked_at TIMESTAMP   -- UTC
+)"""
+OWN_DDL = {
+    LOG_TABLE: LOG_DDL,
+    JOURNAL_TABLE: JOURNAL_DDL,
+    REFRESHED_TABLE: REFRESHED_DDL,
+    WAITS_TABLE: WAITS_DDL,
+    PROVENANCE_TABLE: PROVENANCE_DDL,
+    FALLBACK_LOG_TABLE: FALLBACK_LOG_DDL,
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +85,11 @@ class Schema:
     has_journal: bool = False
     has_refreshed: bool = False
     has_waits: bool = False
+    has_provenance: bool = False
+    has_fallback_log: bool = False
+    has_track_names: bool = False  # tracks.track_name and tracks.primary_artist_name, as text
+    has_album_name: bool = False  # tracks.album_name, as text
+    has_play_names: bool = False  # plays.track_name and plays.album_name, as text (with has_plays)
 
 
 _REQUIRED = {
@@ -72,6 +104,10 @@ _OWN_SHAPES = {
                     ("new_value", _TEXT), ("changed_at", _TIME), ("undone_at", _TIME)],
     REFRESHED_TABLE: [("kind", _TEXT), ("spotify_id", _TEXT), ("checked_at", _TIME)],
     WAITS_TABLE: [("source", _TEXT), ("resume_after", _TIME), ("quota", "BOOLEAN"), ("noted_at", _TIME)],
+    PROVENANCE_TABLE: [("kind", _TEXT), ("row_key", _TEXT), ("value", _TEXT), ("source", _TEXT),
+                       ("provider_id", _TEXT), ("confirmed_by", _TEXT), ("written_at", _TIME)],
+    FALLBACK_LOG_TABLE: [("provider", _TEXT), ("kind", _TEXT), ("row_key", _TEXT), ("outcome", _TEXT),
+                         ("candidates", _TEXT), ("checked_at", _TIME)],
 }  # fmt: skip
 
 
@@ -125,6 +161,11 @@ def check_schema(con: duckdb.DuckDBPyConnection, need_artists: bool) -> Schema:
         has_journal=JOURNAL_TABLE in columns,
         has_refreshed=REFRESHED_TABLE in columns,
         has_waits=WAITS_TABLE in columns,
+        has_provenance=PROVENANCE_TABLE in columns,
+        has_fallback_log=FALLBACK_LOG_TABLE in columns,
+        has_track_names=text("tracks", "track_name", "primary_artist_name"),
+        has_album_name=text("tracks", "album_name"),
+        has_play_names=text("plays", "track_name", "album_name"),
     )
 
 

@@ -3,20 +3,24 @@
 - `Fill` (a run): rows whose image is NULL; skip remembered misses; fill NULL columns only (store.writes).
 - `Refresh` (`run --refresh`, in store.refresh): rows that have an image; skip ids checked recently; replace a
   value only where the source now serves a different image, journaled (store.refresh).
-The store, the queues (store.pending) and the pipeline are the same for both.
+- `Fallback` (in store.fallback): rows without an image that Spotify cannot fill, asked of other providers by
+  what the history says of them; its own queue of lookups, NULL columns only.
+A selection makes the plan and its queues (`queue`: store.pending's for the first two, store.fallback's own),
+and writes what the sources answered (`apply`).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import duckdb
 
 from backfill.kinds import LogKind
-from backfill.records import NEVER, MissFilter, Outcome
+from backfill.records import NEVER, MissFilter, Outcome, Plan
+from backfill.store.pending import queue_plan
 from backfill.store.schema import LOG_TABLE, Schema
 from backfill.store.writes import Batch, write
 
@@ -41,6 +45,10 @@ class Selection(Protocol):
         """An SQL condition on candidates `c`, true for ids to leave out, and its parameters."""
         ...
 
+    def queue(self, con: duckdb.DuckDBPyConnection, schema: Schema, kinds: Sequence[str]) -> Plan:
+        """Count what is to do, and build the queues (TEMP tables of `con`) the store's streams read."""
+        ...
+
     def apply(self, store: Writable, outcomes: Sequence[Outcome]) -> dict[str, int]:
         """Write a batch in one transaction; rows changed per kind (and "recovered": artist ids written)."""
         ...
@@ -61,14 +69,15 @@ class Fill:
     def skip(self, schema: Schema, kind: LogKind) -> tuple[str, list[Any]]:
         return remembered_misses(schema, kind, self.misses)
 
+    def queue(self, con: duckdb.DuckDBPyConnection, schema: Schema, kinds: Sequence[str]) -> Plan:
+        return queue_plan(con, schema, self, kinds)
+
     def apply(self, store: Writable, outcomes: Sequence[Outcome]) -> dict[str, int]:
         batch = Batch.of(outcomes, self._retrying)
         if batch.empty:
             return {"tracks": 0, "artists": 0, "recovered": 0}
-        with store.transaction() as con:
-            filled = write(con, batch, store.schema.has_log)
-            if batch.misses:  # the log exists now (created by write() if it did not)
-                store.schema = replace(store.schema, has_log=True)
+        with store.transaction() as con:  # a table created here is forgotten again if it rolls back
+            filled, store.schema = write(con, batch, store.schema)
         return filled
 
 

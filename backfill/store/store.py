@@ -27,11 +27,13 @@ from typing import Self
 import duckdb
 
 from backfill.errors import StoreError
+from backfill.kinds import LogKind
 from backfill.records import KindPlan, MissFilter, Outcome, Plan, Status
 from backfill.store.attach import Attachment, Mode
 from backfill.store.constraints import check_constraints
 from backfill.store.dbfile import refuse_if_unkeepable, refuse_if_unwritable, sniff
-from backfill.store.pending import ARTIST_QUEUE, TRACK_QUEUE, artist_rows, pages, queue_plan
+from backfill.store.fallback import Ask, Fallback, lookup_pages
+from backfill.store.pending import ARTIST_QUEUE, TRACK_QUEUE, artist_rows, pages
 from backfill.store.schema import LOG_TABLE, Schema, check_schema, one, repair_own_tables
 from backfill.store.selection import Fill, Selection
 from backfill.store.waits import Wait, note_wait, read_wait
@@ -122,7 +124,7 @@ class Store:
         self.selection.begin(self.schema)
         if self._for_run:
             check_constraints(self._link.con, self.schema)
-        plan = queue_plan(self._link.con, self.schema, self.selection, kinds)
+        plan = self.selection.queue(self._link.con, self.schema, kinds)
         self._pending = {"tracks": plan.tracks.pending, "artists": plan.artists.pending}
         self._counts = self.image_counts()
         self._planned = True
@@ -136,6 +138,14 @@ class Store:
     def stream_artists(self) -> Generator[list[tuple[str, list[str] | None]], None, None]:
         """Pages of (id, names recovered for that id) from plan()'s queue, most-played first."""
         return pages(self._link.con, ARTIST_QUEUE, "id, names", self._pending["artists"])
+
+    def stream_lookups(self, kind: LogKind) -> Generator[list[Ask], None, None]:
+        """A fallback store's queue (backfill.store.fallback): pages of the rows to ask about, most-played
+        first, each with its lookup and the providers to ask (in priority order)."""
+        if not isinstance(self.selection, Fallback):
+            raise TypeError("stream_lookups needs a store opened with the Fallback selection")
+        pending = self._pending["tracks" if kind == "track" else "artists"]
+        return lookup_pages(self._link.con, kind, self.selection.providers, pending)
 
     # -- filling in (the SQL: backfill.store.writes) -------------------------------------------------
 

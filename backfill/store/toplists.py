@@ -1,13 +1,15 @@
-"""The Top lists of `verify --html`, ranked as the dashboard ranks them (read-only)."""
+"""The Top lists of `verify --html`, ranked as the dashboard ranks them, with who wrote each image; and the
+fallback providers' unconfirmed candidates, for a person to pick from (read-only)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from backfill.kinds import SQL_TRACK_URI_RE, TRACK_URI_PREFIX, LogKind
-from backfill.store.schema import LOG_TABLE, one
+from backfill.store.provenance import sources_of
+from backfill.store.schema import FALLBACK_LOG_TABLE, LOG_TABLE, one
 from backfill.store.store import Store
 
 Ranking = Literal["ms_played", "plays", "name"]
@@ -25,6 +27,19 @@ class TopItem:
     # None (it has one), 'invalid_uri', 'no_track_row', 'no_artist_row', 'no_artist_id', 'not_found',
     # 'no_image' (both remembered from an earlier run) or 'pending' (a run would fetch it)
     missing: str | None
+    key: str | None = None  # the row it shows: a track URI, an artist name (None: no row in its table)
+    source: str | None = None  # who wrote its image: spotify, deezer, musicbrainz, manual; None: not backfill
+
+
+@dataclass(frozen=True)
+class Unconfirmed:
+    """A row a fallback provider found candidates for, none of them confirmed by the history (still no image)."""
+
+    provider: str
+    kind: LogKind
+    key: str  # what `backfill set` takes: the track URI, or the artist name
+    name: str  # how a person knows it: "title by artist", or the artist name
+    candidates: tuple[str, ...]
 
 
 def _valid_uri(uri: str | None) -> bool:
@@ -92,8 +107,8 @@ def top_tracks(store: Store, limit: int) -> list[TopItem]:
             why = "invalid_uri"
         else:
             why = misses.get(uri[len(TRACK_URI_PREFIX) :], "pending")
-        items.append(TopItem(name, artist, url, n, total_ms, why))
-    return items
+        items.append(TopItem(name, artist, url, n, total_ms, why, uri))
+    return _with_sources(store, "track", items)
 
 
 def top_artists(store: Store, limit: int) -> list[TopItem]:
@@ -132,8 +147,43 @@ def top_artists(store: Store, limit: int) -> list[TopItem]:
             why = "no_artist_id"
         else:
             why = misses.get(id_, "pending")
-        items.append(TopItem(name, None, url, n, total_ms, why))
-    return items
+        items.append(TopItem(name, None, url, n, total_ms, why, name if known else None))
+    return _with_sources(store, "artist", items)
+
+
+def _with_sources(store: Store, kind: LogKind, items: list[TopItem]) -> list[TopItem]:
+    """The items, each with who wrote its image (backfill.store.provenance)."""
+    pairs = [(i.key, i.image_url) for i in items if i.key is not None and i.image_url is not None]
+    found = sources_of(store.reader(), store.schema, kind, pairs)
+    return [replace(i, source=found.get((i.key or "", i.image_url or ""))) for i in items]
+
+
+def unconfirmed(store: Store, limit: int) -> tuple[int, list[Unconfirmed]]:
+    """How many rows still without an image have unconfirmed candidates, and the first `limit` of them (the
+    most recently checked first)."""
+    con, schema = store.reader(), store.schema
+    if not schema.has_fallback_log:
+        return 0, []
+    named = "t.track_name || ' by ' || t.primary_artist_name" if schema.has_track_names else "t.spotify_track_uri"
+    parts = [
+        f"""SELECT f.provider, f.kind, f.row_key, any_value({named}), f.candidates, f.checked_at
+            FROM {FALLBACK_LOG_TABLE} f JOIN tracks t ON t.spotify_track_uri = f.row_key
+            WHERE f.kind = 'track' AND f.outcome = 'unconfirmed' AND t.album_image_url IS NULL GROUP BY ALL"""
+    ]
+    if schema.has_artists:
+        parts.append(
+            f"""SELECT f.provider, f.kind, f.row_key, f.row_key, f.candidates, f.checked_at
+                FROM {FALLBACK_LOG_TABLE} f JOIN artists a ON a.artist_name = f.row_key
+                WHERE f.kind = 'artist' AND f.outcome = 'unconfirmed' AND a.image_url IS NULL GROUP BY ALL"""
+        )
+    rows = con.execute(
+        f"SELECT *, count(*) OVER () FROM ({' UNION ALL '.join(parts)}) ORDER BY 6 DESC, 2, 3, 1 LIMIT ?", [limit]
+    ).fetchall()
+    total = rows[0][-1] if rows else 0
+    return total, [
+        Unconfirmed(p, k, key, name or key, tuple(c for c in (cands or "").split(" | ") if c))
+        for p, k, key, name, cands, _, _ in rows
+    ]
 
 
 def _misses(store: Store, kind: LogKind, ids: list[str]) -> dict[str, str]:

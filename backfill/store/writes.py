@@ -1,20 +1,22 @@
 """Filling in: a batch of outcomes, written by `Store.apply` as a handful of set-based statements.
 
 Only NULL image columns are filled, and every UPDATE says so in its WHERE clause, so a value written by someone
-else meanwhile is never overwritten. The misses log (`backfill_log`) is created with the first miss to remember.
+else meanwhile is never overwritten. The misses log (`backfill_log`) is created with the first miss to remember;
+each image filled is named Spotify's in `backfill_provenance` (backfill.store.provenance), in the same transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
 
 from backfill.kinds import TRACK_URI_PREFIX
 from backfill.records import REMEMBERED, Outcome, utcnow
-from backfill.store.schema import LOG_DDL, LOG_TABLE, one
+from backfill.store.provenance import ensure_provenance, record
+from backfill.store.schema import LOG_DDL, LOG_TABLE, Schema, one
 
 
 @dataclass
@@ -50,19 +52,23 @@ class Batch:
         return not (self.track_urls or self.artist_urls or self.recovered or self.misses)
 
 
-def write(con: duckdb.DuckDBPyConnection, batch: Batch, has_log: bool) -> dict[str, int]:
+def write(con: duckdb.DuckDBPyConnection, batch: Batch, schema: Schema) -> tuple[dict[str, int], Schema]:
     """Write a batch inside the caller's transaction; the image rows filled per kind, and under "recovered" the
-    artist rows given their id (`has_log`: the misses log exists already; it is created here when a miss needs
-    it)."""
+    artist rows given their id; and the schema as it is now (the misses log and the provenance table are
+    created here when a write needs them)."""
     filled = {"tracks": 0, "artists": 0, "recovered": 0}
+    now = utcnow()
+    if batch.track_urls or batch.artist_urls:
+        schema = ensure_provenance(con, schema)
     if batch.track_urls:
-        filled["tracks"] = _changed(
-            con,
-            """UPDATE tracks SET album_image_url = u.url
-               FROM (SELECT unnest($1::VARCHAR[]) AS uri, unnest($2::VARCHAR[]) AS url) u
-               WHERE tracks.spotify_track_uri = u.uri AND tracks.album_image_url IS NULL""",
-            [[TRACK_URI_PREFIX + i for i in batch.track_urls], list(batch.track_urls.values())],
-        )
+        new = "(SELECT unnest($1::VARCHAR[]) AS uri, unnest($2::VARCHAR[]) AS url) u"
+        fills = "tracks.spotify_track_uri = u.uri AND tracks.album_image_url IS NULL"
+        params = [[TRACK_URI_PREFIX + i for i in batch.track_urls], list(batch.track_urls.values())]
+        # The rows the UPDATE fills, read first (same transaction, same condition): an UPDATE ... RETURNING on a
+        # table with a key leaves a write-ahead log that DuckDB 1.1 and older cannot replay after a crash.
+        rows = con.execute(f"SELECT tracks.spotify_track_uri, u.url FROM tracks JOIN {new} ON {fills}", params)
+        record(con, "track", ((k, v, "spotify", k[len(TRACK_URI_PREFIX) :], "") for k, v in rows.fetchall()), now)
+        filled["tracks"] = _changed(con, f"UPDATE tracks SET album_image_url = u.url FROM {new} WHERE {fills}", params)
     if batch.recovered:
         filled["recovered"] = _changed(
             con,
@@ -72,13 +78,13 @@ def write(con: duckdb.DuckDBPyConnection, batch: Batch, has_log: bool) -> dict[s
             [list(batch.recovered), list(batch.recovered.values())],
         )
     if batch.artist_urls:
-        filled["artists"] = _changed(
-            con,
-            """UPDATE artists SET image_url = u.url
-               FROM (SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url) u
-               WHERE artists.spotify_artist_id = u.id AND artists.image_url IS NULL""",
-            [list(batch.artist_urls), list(batch.artist_urls.values())],
-        )
+        new = "(SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url) u"
+        fills = "artists.spotify_artist_id = u.id AND artists.image_url IS NULL"
+        params = [list(batch.artist_urls), list(batch.artist_urls.values())]
+        rows = con.execute(f"SELECT artists.artist_name, u.url, u.id FROM artists JOIN {new} ON {fills}", params)
+        record(con, "artist", ((k, v, "spotify", i, "") for k, v, i in rows.fetchall()), now)
+        filled["artists"] = _changed(con, f"UPDATE artists SET image_url = u.url FROM {new} WHERE {fills}", params)
+    has_log = schema.has_log
     misses = batch.misses
     if misses and not has_log:
         con.execute(LOG_DDL.format(name=LOG_TABLE))
@@ -96,9 +102,9 @@ def write(con: duckdb.DuckDBPyConnection, batch: Batch, has_log: bool) -> dict[s
         con.execute(
             f"""INSERT INTO {LOG_TABLE}
                 SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), $4""",
-            [[k for k, _ in misses], [i for _, i in misses], list(misses.values()), utcnow()],
+            [[k for k, _ in misses], [i for _, i in misses], list(misses.values()), now],
         )
-    return filled
+    return filled, replace(schema, has_log=has_log)
 
 
 def _changed(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> int:

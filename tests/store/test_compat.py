@@ -19,12 +19,15 @@ from typing import Any
 import duckdb
 import pytest
 
+from backfill.records import Outcome
 from backfill.store.dbfile import sniff
 from standin import Emulator
 from standin.sample import World
 from tests import dashboard
 from tests.checks import check_images
 from tests.conftest import FAST, SMALL, digest, images, serving
+from tests.store.helpers import apply as fallback_apply
+from tests.store.helpers import deezer
 from tests.store.test_dashboard import shows_the_stored_images
 from tests.store.test_refresh import changed_world
 
@@ -106,6 +109,14 @@ def test_a_backfilled_history_opens_in_the_duckdb_that_made_it(
         assert refreshed.code == 0 and sum(refreshed.json["replaced"].values()) > 0
         assert cli("run", "--db", path, *FAST, "--refresh").code == 0
     assert cli("undo", "--db", path, "--last").code == 0
+    # A fallback's answers (its log appears), a set by hand (provenance rows replaced) and their undo by source:
+    # three more journal entries, and the images end as the backfill left them.
+    local = next(u for u in world.odd_uris if u.startswith("spotify:local:"))
+    odd = next(u for u in world.odd_uris if not u.startswith("spotify:local:"))
+    fallback_apply(path, [deezer("track", local), Outcome("tracks", odd, "unconfirmed", source="deezer")])
+    assert cli("set", "track", local, "https://img.example/by-hand.jpg", "--db", path).code == 0
+    assert cli("undo", "--db", path, "--source", "manual").code == 0
+    assert cli("undo", "--db", path, "--source", "deezer").code == 0
 
     after = dump(python, path)  # fails if that DuckDB cannot read the file
     assert after["version"] == version
@@ -123,10 +134,13 @@ def test_a_backfilled_history_opens_in_the_duckdb_that_made_it(
         assert without(after[table], skip) == without(before[table], skip), f"{table}: other columns changed"
     assert after["backfill_log"]["rows"], "the log of misses is readable too"
     journal = after["backfill_journal"]
-    assert len(journal["rows"]) == sum(refreshed.json["replaced"].values()), "the journal is readable too"
-    assert all(row[journal["columns"].index("undone_at")] is not None for row in journal["rows"])
+    assert len(journal["rows"]) == sum(refreshed.json["replaced"].values()) + 3, "the journal is readable too"
+    undone = [row[journal["columns"].index("undone_at")] is not None for row in journal["rows"]]
+    assert sum(undone) == sum(refreshed.json["replaced"].values())
     assert after["backfill_refreshed"]["rows"]
-    assert set(after) == {*before, "backfill_log", "backfill_journal", "backfill_refreshed"}
+    assert after["backfill_provenance"]["rows"] and after["backfill_fallback_log"]["rows"]
+    ours = {"backfill_log", "backfill_journal", "backfill_refreshed", "backfill_provenance", "backfill_fallback_log"}
+    assert set(after) == {*before, *ours}
 
 
 # A run killed right after a commit: the batch is only in the write-ahead log (a DETACH would have checkpointed).
