@@ -18,7 +18,7 @@ from typing import Any
 from backfill.cli.progress import Bars
 from backfill.cli.settings import checked_settings
 from backfill.cli.sync import sync_after_run
-from backfill.config import Settings
+from backfill.config import Settings, parse_fallback
 from backfill.engine.pipeline import Pipeline
 from backfill.engine.runner import RunConfig, execute, make_plan
 from backfill.errors import (
@@ -33,6 +33,7 @@ from backfill.errors import (
     UsageError,
 )
 from backfill.records import RunRecord
+from backfill.report.fallbacks import fallback_json
 from backfill.report.plan import dry_run_json, dry_run_text
 from backfill.report.run import run_json, run_text
 from backfill.report.text import text_width
@@ -46,6 +47,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.older_than is not None and not args.refresh:
         raise UsageError("--older-than goes with --refresh")
     settings = checked_settings(args)
+    if args.fallback is not None:  # --fallback wins over BACKFILL_FALLBACK
+        settings = dataclasses.replace(settings, fallback=parse_fallback(args.fallback))
     kinds: tuple[str, ...] = (args.only,) if args.only else ("tracks", "artists")
     options = ClientOptions(
         rate=args.rate,
@@ -140,13 +143,18 @@ async def _run(
 
     result, elapsed = outcome.result, time.monotonic() - started
     refreshed = outcome.refreshed
-    text = run_text(result, outcome.plan, config.kinds, outcome.db, elapsed, refreshed)
+    text = run_text(result, outcome.plan, config.kinds, outcome.db, elapsed, refreshed, outcome.fallbacks)
     print(text, file=sys.stderr if as_json else sys.stdout)
     doc = run_json(result, outcome.plan, config.kinds, outcome.db, elapsed)
     doc["env_file"] = _env_file(config.settings)
     if refreshed is not None:
         doc["replaced"] = dict(refreshed.rows)
+    if outcome.fallbacks:
+        doc["fallback"] = fallback_json(outcome.fallbacks, config.kinds)
     code = _exit_code(result, received)
+    for phase in outcome.fallbacks:  # a provider's trouble is never hidden behind exit 0
+        if code == EXIT_OK and phase.record is not None:
+            code = _fallback_exit(phase.record, received)
     if then is not None and code == EXIT_OK:
         code = then(doc)
     if as_json:
@@ -162,6 +170,14 @@ def _exit_code(result: RunRecord, received: list[int]) -> int:
     if result.stopped == "error":
         return EXIT_USAGE if isinstance(result.error, CredentialsRejected | StoreError) else EXIT_FAILED
     return EXIT_FAILED if any(s.failed for s in result.stats.values()) else EXIT_OK
+
+
+def _fallback_exit(record: RunRecord, received: list[int]) -> int:
+    """A provider's phase: a stop by signal or a wait as for Spotify; any other trouble (unreachable, refused,
+    failures) is exit 1, never a usage error: the settings were right for Spotify's part."""
+    if record.stopped in ("interrupted", "rate_limited"):
+        return _exit_code(record, received)
+    return EXIT_FAILED if record.stopped == "error" or any(s.failed for s in record.stats.values()) else EXIT_OK
 
 
 def _signal_exit(received: list[int]) -> int:

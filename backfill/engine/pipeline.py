@@ -25,6 +25,7 @@ from backfill.engine.fetching import Fetched, Fetcher, Job
 from backfill.engine.jobs import artist_jobs, track_groups, track_jobs
 from backfill.engine.watchdog import NothingWorks, Watchdog
 from backfill.engine.writer import DONE, Writer
+from backfill.kinds import KINDS, Kind
 from backfill.records import KindCounts, PaceFigures, RunRecord, Stopped
 from backfill.sources.base import Lineup, LostSource
 from backfill.sources.http import RateLimited
@@ -112,7 +113,10 @@ class Pipeline:
         progress: Progress | None = None,
         write_seconds: float = DEFAULT_WRITE_SECONDS,
         write_results: int = DEFAULT_WRITE_RESULTS,
+        by_lookup: bool = False,
     ) -> None:
+        """`by_lookup`: the store's queue is a fallback's (rows asked by what the history says of them)."""
+        self._by_lookup = by_lookup
         self._store = store
         self._fetch = Fetcher(lineup, self._emit)
         self._watch = Watchdog()
@@ -221,10 +225,14 @@ class Pipeline:
         filling side by side when a quota stops the run early.
         """
         sources: list[AsyncGenerator[Job, None]] = []
-        if "tracks" in self._kinds:
-            sources.append(track_jobs(self._fetch, track_groups(self._rows(self._store.stream_tracks()))))
-        if "artists" in self._kinds and self._store.schema.has_artists:
-            sources.append(artist_jobs(self._fetch, self._rows(self._store.stream_artists())))
+        if self._by_lookup:  # a fallback's queue: one row a job, asked by what the history says of it
+            kinds = [KINDS[k] for k in self._kinds if k == "tracks" or self._store.schema.has_artists]
+            sources += [self._lookup_jobs(kind) for kind in kinds]
+        else:
+            if "tracks" in self._kinds:
+                sources.append(track_jobs(self._fetch, track_groups(self._rows(self._store.stream_tracks()))))
+            if "artists" in self._kinds and self._store.schema.has_artists:
+                sources.append(artist_jobs(self._fetch, self._rows(self._store.stream_artists())))
         try:
             while sources:
                 for source in list(sources):
@@ -240,6 +248,11 @@ class Pipeline:
         # Only after a normal end: a stopped run cancels the workers, and a full queue would never drain.
         for _ in range(self._workers):
             await self._jobs.put(None)
+
+    async def _lookup_jobs(self, kind: Kind) -> AsyncGenerator[Job, None]:
+        async for ask in self._rows(self._store.stream_lookups(kind.log)):
+            key = ask.lookup.key
+            yield Job(kind.name, [[key]], lookups={key: ask.lookup})
 
     async def _rows(self, stream: Generator[list[T], None, None]) -> AsyncIterator[T]:
         """Rows of a DuckDB stream, fetched chunk by chunk on the DB thread."""

@@ -14,12 +14,14 @@ from typing import TypeVar
 import aiohttp
 
 from backfill.config import DEFAULT_OEMBED_RATE, Settings
+from backfill.engine.fallbacks import FallbackRun, run_fallbacks
 from backfill.engine.pipeline import Pipeline, Progress
 from backfill.errors import SetupError, StoreError
 from backfill.records import Replacements, RunRecord
 from backfill.sources.auth import CredentialsRejected, TokenUnavailable
 from backfill.sources.http import ClientOptions, RateLimited
-from backfill.sources.lineup import SourceChoice, SourceOptions, chosen, connections, open_lineup
+from backfill.sources.lineup import SourceChoice, SourceOptions, check_fallbacks, chosen, connections, open_lineup
+from backfill.store.fallback import Fallback
 from backfill.store.refresh import Refresh
 from backfill.store.selection import Fill, Selection
 from backfill.store.store import MissFilter, Plan, Store
@@ -58,6 +60,7 @@ class RunReport:
     plan: Plan
     db: dict[str, tuple[int, int]]  # per table: (rows, rows with an image), after the run
     refreshed: Replacements | None = None  # a refresh: what it replaced (and journaled)
+    fallbacks: tuple[FallbackRun, ...] = ()  # each fallback provider's phase, in priority order
 
 
 def selection(config: RunConfig) -> Selection:
@@ -67,14 +70,15 @@ def selection(config: RunConfig) -> Selection:
     return Fill(config.misses)
 
 
-def open_store(config: RunConfig, *, read_only: bool, for_run: bool = False) -> Store:
+def open_store(config: RunConfig, *, read_only: bool, for_run: bool = False, chosen: Selection | None = None) -> Store:
+    """The user's file, for the run's selection (or `chosen`: a fallback phase's)."""
     return Store.open(
         config.settings.db_path,
         read_only=read_only,
         need_artists="artists" in config.kinds,
         for_run=for_run,
         lock_timeout=config.lock_timeout,
-        selection=selection(config),
+        selection=chosen or selection(config),
     )
 
 
@@ -85,9 +89,17 @@ def make_plan(config: RunConfig) -> Plan:
         plan = store.plan(config.kinds)
         if config.sources(check=False)[0]:
             plan.api_wait = store.source_wait("api")  # a quota an earlier run met: no request before its end
-        return plan
     finally:
         store.close()
+    providers = config.settings.fallback
+    if providers and not config.refresh:  # what each provider would be asked, as things stand now
+        check_fallbacks(config.settings, providers)
+        store = open_store(config, read_only=True, chosen=Fallback(providers, config.misses))
+        try:
+            plan.fallback = store.plan(config.kinds).fallback
+        finally:
+            store.close()
+    return plan
 
 
 async def execute(
@@ -146,12 +158,27 @@ async def execute(
             result = await _note_wait(store, result, plan)
             await asyncio.to_thread(store.release)
             db = store.counts_now()  # the plan's counts plus what was committed: the file is not opened again
+            refreshed = None
             if isinstance(store.selection, Refresh):
                 refreshed = Replacements(dict(store.selection.replaced), dict(store.selection.replaced_ids))
-                return RunReport(result, plan, db, refreshed)
-            return RunReport(result, plan, db)
         finally:
             store.close()
+        fallbacks: tuple[FallbackRun, ...] = ()
+        if settings.fallback and not config.refresh and result.stopped in (None, "rate_limited"):
+            fallbacks = tuple(
+                await run_fallbacks(
+                    session,
+                    settings,
+                    lambda chosen: open_store(config, read_only=False, for_run=True, chosen=chosen),
+                    kinds,
+                    config.misses,
+                    workers=config.client.concurrency,
+                    progress=progress,
+                    started=started,
+                )
+            )
+            db = next((run.db for run in reversed(fallbacks) if run.db), db)
+        return RunReport(result, plan, db, refreshed, fallbacks)
 
 
 async def _on_thread(store: Store, work: Callable[[], T]) -> T:

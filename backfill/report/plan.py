@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from backfill.records import KindPlan, Plan
+from backfill.records import FallbackKindPlan, FallbackPlan, KindPlan, Plan
 from backfill.report.text import LABELS, RULE, duration, fit, number
 from backfill.sources import BATCH_SIZE, SOURCE_NAMES
 
@@ -77,8 +77,33 @@ def dry_run_json(
         "seconds_by_way": {way: round(_seconds(r, rate, oembed_rate), 1) for way, r in ways.items()},
         "rate": rate,
         "oembed_rate": oembed_rate,
+        **({"fallback": _fallback_json(plan.fallback, kinds)} if plan.fallback is not None else {}),
         "error": None,
     }
+
+
+def _fallback_json(fallback: FallbackPlan, kinds: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {"providers": list(fallback.providers)}
+    for kind in kinds:
+        k: FallbackKindPlan = getattr(fallback, kind)
+        out[kind] = {
+            "rows": k.rows,
+            "unusable": k.unusable,
+            "asked": k.asked,
+            "remembered": k.remembered,
+            "per_provider": dict(k.per_provider),
+        }
+    return out
+
+
+def _fallback_lines(fallback: FallbackPlan, kinds: tuple[str, ...]) -> list[str]:
+    """What each provider would be asked now (rows Spotify cannot fill; a run adds what Spotify then misses)."""
+    lines = ["", f"Fallbacks, in this order: {', '.join(fallback.providers)} (what Spotify cannot fill now):"]
+    for kind in kinds:
+        k: FallbackKindPlan = getattr(fallback, kind)
+        asked = ", ".join(f"{p} {number(n)}" for p, n in k.per_provider.items())
+        lines.append(f"  {kind.capitalize() + ':':<30}{number(k.rows)} rows; asked of {asked or 'none'}")
+    return lines
 
 
 _WAYS = {
@@ -120,5 +145,7 @@ def dry_run_text(
         per_item = estimate(plan)["one_per_item"]
         lines.append(f"  {'(one request per item:':<30}Web API {number(per_item)}  ~{duration(per_item / rate)})")
         lines.append("  (Development Mode: album grouping; a floor, long albums and editions add a little)")
+    if plan.fallback is not None:
+        lines += _fallback_lines(plan.fallback, kinds)
     lines.append(RULE)
     return fit(lines)

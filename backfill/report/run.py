@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from backfill.engine.fallbacks import FallbackRun as Phase
 from backfill.records import KindCounts, Plan, Replacements, RunRecord
+from backfill.report.fallbacks import fallback_lines
 from backfill.report.refresh import refresh_rows, refresh_title
 from backfill.report.text import LABELS, RULE, duration, fit, number, percent, row
 from backfill.sources import SOURCE_NAMES
@@ -96,9 +98,10 @@ def run_text(
     db: dict[str, tuple[int, int]],
     elapsed: float,
     refreshed: Replacements | None = None,  # a refresh: what it replaced
+    fallbacks: tuple[Phase, ...] = (),
 ) -> str:
     idle = result.stopped is None and not any(result.stats[k].pending or getattr(plan, k).recovered for k in kinds)
-    if idle:  # a table of zeros says less than one line
+    if idle and not any(p.record is not None for p in fallbacks):  # a table of zeros says less than one line
         return fit([NOTHING_TO_REFRESH if refreshed else NOTHING_TO_FETCH])
     title = _title(result, kinds)
     lines = [RULE, refresh_title(title) if refreshed else title, RULE]
@@ -152,6 +155,7 @@ def run_text(
                 f"{SOURCE_NAMES[src]} pace: {pace.rate:.1f}/s at the end (asked for {pace.ceiling:g}/s; "
                 f"lowest {pace.lowest:.1f}/s after 429s)"
             )
+    lines += fallback_lines(fallbacks, kinds)
     lines += ["", "Database now:"]
     for kind, (rows_, with_image) in db.items():
         lines += row(
