@@ -57,6 +57,6 @@ def source_undo_text(result: SourceUndo) -> str:
             f"{unmarked['artists']:,} artists."
         )
     if result.kept:
-        lines.append(f"Left alone, changed since {whose} wrote them (at most 10 shown): {len(result.kept):,}.")
+        lines.append(f"Left alone, changed since {whose} wrote them (the first 10 of each kind):")
         lines += [f"  {kind[:-1]} {key}: now {value}" for kind, key, value in result.kept]
     return "\n".join(lines)
