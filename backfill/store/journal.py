@@ -64,16 +64,16 @@ def undo(store: Store, *, last: bool = False, since: datetime | None = None) -> 
                 mine = [e for e in batch if e[1] == k.log]
                 if not mine:
                     continue
-                restored = {
-                    k
-                    for (k,) in con.execute(
-                        f"""UPDATE {table} AS t SET {column} = u.old
-                            FROM (SELECT unnest($1::VARCHAR[]) AS k, unnest($2::VARCHAR[]) AS old,
-                                         unnest($3::VARCHAR[]) AS new) u
-                            WHERE t.{key} = u.k AND t.{column} IS NOT DISTINCT FROM u.new RETURNING t.{key}""",
-                        [[e[2] for e in mine], [e[3] for e in mine], [e[4] for e in mine]],
-                    ).fetchall()
-                }
+                given = (
+                    "(SELECT unnest($1::VARCHAR[]) AS k, unnest($2::VARCHAR[]) AS old, unnest($3::VARCHAR[]) AS new) u"
+                )
+                still = f"t.{key} = u.k AND t.{column} IS NOT DISTINCT FROM u.new"
+                params = [[e[2] for e in mine], [e[3] for e in mine], [e[4] for e in mine]]
+                # The rows put back, read first (same transaction, same condition) rather than with RETURNING:
+                # see backfill.store.writes on replaying the write-ahead log.
+                found = con.execute(f"SELECT t.{key} FROM {table} t JOIN {given} ON {still}", params).fetchall()
+                restored = {r for (r,) in found}
+                con.execute(f"UPDATE {table} AS t SET {column} = u.old FROM {given} WHERE {still}", params)
                 result.restored[kind] += sum(e[2] in restored for e in mine)
                 undone += [e[0] for e in mine if e[2] in restored]
                 kept += [(e[0], kind, e[2]) for e in mine if e[2] not in restored]
