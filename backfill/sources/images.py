@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+from backfill.kinds import HTTP_URL_PATTERN, MAX_URL_LENGTH, is_http_url
+
 PREFERRED_WIDTH = 300
 
 
@@ -12,14 +14,10 @@ class Malformed(ValueError):
     """An answer that does not have the shape Spotify documents: a failure, never "no image"."""
 
 
-# An absolute http(s) URL with a host and no whitespace. A regular expression rather than urlsplit: it runs
-# for every image of every answer (three a track, 50 tracks a batch), and is several times faster.
-_IMAGE_URL = re.compile(r"https?://[^\s/?#@]+(?:[/?#]\S*)?")
-
-
-def is_image_url(value: object) -> bool:
-    """An absolute http(s) URL with a host: anything else would be stored as garbage the dashboard can't show."""
-    return isinstance(value, str) and len(value) <= 2048 and _IMAGE_URL.fullmatch(value) is not None
+# The stored-URL rule is the one every layer shares (backfill.kinds.is_http_url); a regular expression rather
+# than urlsplit: it runs for every image of every answer (three a track, 50 tracks a batch).
+_IMAGE_URL = re.compile(HTTP_URL_PATTERN)
+is_image_url = is_http_url
 
 
 def _number(value: object) -> float | None:
@@ -57,7 +55,9 @@ def choose_image(images: object) -> str | None:
         if not isinstance(image, dict):
             continue
         url = image.get("url")
-        if type(url) is not str or len(url) > 2048 or _IMAGE_URL.fullmatch(url) is None:  # is_image_url, inlined
+        if (
+            type(url) is not str or len(url) > MAX_URL_LENGTH or _IMAGE_URL.fullmatch(url) is None
+        ):  # is_image_url, inlined
             continue
         if first is None:
             first = url
