@@ -31,7 +31,7 @@ from backfill.sources.deezer_search import (
     picture,
     titles,
 )
-from backfill.sources.fallback import FallbackSource, Memo, album_answer, confirmed, played, user_agent
+from backfill.sources.fallback import FallbackSource, Memo, album_answer, album_search, confirmed, user_agent
 from backfill.sources.http import ClientOptions, Kind, Reply, RequestFailed, error_of, message_of
 from backfill.sources.matching import (
     AlbumCandidate,
@@ -113,11 +113,9 @@ class DeezerSource(FallbackSource):
     # -- tracks: the album's cover -------------------------------------------------------------------
 
     async def _track(self, lookup: Lookup) -> Answer:
-        row = played(lookup)
-        wanted = row.album or row.title  # a row without an album can only be a single named like its track
-        if not row.artist or not wanted:
+        if (search := album_search(lookup)) is None:
             return Answer("not_found")
-        key = (normalise(row.artist), normalise_title(wanted))
+        row, wanted, key = search
         found = await self._albums.get(key, lambda: self._search_albums(row.artist, wanted))
         covers = {candidate.id: album for candidate, album in found}
         candidates = [candidate for candidate, _ in found]

@@ -27,6 +27,8 @@ from backfill.sources.matching import (
     PlayedTrack,
     Unconfirmed,
     Verdict,
+    normalise,
+    normalise_title,
 )
 
 K = TypeVar("K", bound=Hashable)
@@ -58,6 +60,16 @@ class Memo(Generic[K, V]):
 
 def played(lookup: Lookup) -> PlayedTrack:
     return PlayedTrack(lookup.artist.strip(), lookup.album.strip(), lookup.title.strip())
+
+
+def album_search(lookup: Lookup) -> tuple[PlayedTrack, str, tuple[str, str]] | None:
+    """The row, the album title to search for, and the key its search is remembered by for the run; None when
+    there is nothing to search by. A row without an album can only be a single named like its track."""
+    row = played(lookup)
+    wanted = row.album or row.title
+    if not row.artist or not wanted:
+        return None
+    return row, wanted, (normalise(row.artist), normalise_title(wanted))
 
 
 async def album_answer(

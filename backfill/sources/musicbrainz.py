@@ -21,10 +21,10 @@ from backfill.config import DEFAULT_COVERART_URL, DEFAULT_MUSICBRAINZ_URL
 from backfill.records import Lookup
 from backfill.sources.answers import Answer
 from backfill.sources.coverart import CoverArtClient
-from backfill.sources.fallback import FallbackSource, Memo, album_answer, played, user_agent
+from backfill.sources.fallback import FallbackSource, Memo, album_answer, album_search, user_agent
 from backfill.sources.health import SourceDown
 from backfill.sources.http import ClientOptions, Json, Kind, RateLimited, Reply, RequestFailed
-from backfill.sources.matching import AlbumCandidate, match_album, normalise, normalise_title
+from backfill.sources.matching import AlbumCandidate, match_album
 from backfill.sources.pacing import Pace
 
 # One request a second, never more (the pace adapts downward on 503s and climbs back to this, not above).
@@ -123,11 +123,9 @@ class MusicBrainzSource(FallbackSource):
         return await super()._judge(reply, path, sent_with)
 
     async def _row(self, kind: Kind, lookup: Lookup) -> Answer:
-        row = played(lookup)
-        wanted = row.album or row.title  # a row without an album can only be a single named like its track
-        if not row.artist or not wanted:
+        if (search := album_search(lookup)) is None:
             return Answer("not_found")
-        key = (normalise(row.artist), normalise_title(wanted))
+        row, wanted, key = search
         groups = await self._groups.get(key, lambda: self._search(row.artist, wanted))
         verdict = match_album(row, groups)
         return await album_answer(verdict, self.provider, self._front)
