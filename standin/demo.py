@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import shlex
 import subprocess
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import duckdb
 
+from standin.deezer import DeezerConfig, DeezerEmulator
 from standin.pictures import IMAGE_PATH, image_id
+from standin.provider_world import ProviderWorld, ProviderWorldSpec, build_provider_world
 from standin.sample import SampleSpec, World, build_world, write_history
 
 DEMO_SEED = 7
@@ -71,6 +74,41 @@ def _local_images(world: World, base: str) -> None:
         table[column] = [f"{base}{IMAGE_PATH}{id_}" if url and (id_ := image_id(url)) else url for url in table[column]]
 
 
+def _add_rows_spotify_cannot_fill(path: Path, world: ProviderWorld) -> int:
+    """The provider world's tracks (ids Spotify answers 404 for) and artists (no Spotify id to be found), with
+    plays enough to reach the Top lists: the run's Deezer fallback fills them, or leaves them empty when no
+    candidate is confirmed. Returns how many tracks were added."""
+    con = duckdb.connect(str(path))
+    try:
+        con.begin()
+        known = {uri for (uri,) in con.execute("SELECT spotify_track_uri FROM tracks").fetchall()}
+        rows = [r for r in world.history if r.uri not in known]
+        con.executemany(
+            "INSERT INTO tracks (spotify_track_uri, track_name, primary_artist_name, album_name) VALUES (?, ?, ?, ?)",
+            [[r.uri, r.title, r.artist, r.album or None] for r in rows],
+        )
+        names = {name for (name,) in con.execute("SELECT artist_name FROM artists").fetchall()}
+        con.executemany(
+            "INSERT INTO artists (artist_name) VALUES (?)", [[n] for n in world.history_artists if n not in names]
+        )
+        start = dt.datetime(2025, 3, 1, 18)
+        plays = [
+            [start + dt.timedelta(days=i * 3 + j, hours=j % 5), r.title, r.artist, r.album or None, r.uri]
+            for i, r in enumerate(rows)
+            for j in range(6 + i % 7)  # 6-12 plays each: among the Top lists, not all of them
+        ]
+        con.execute("CREATE TEMP TABLE demo_plays (played TIMESTAMP, title TEXT, artist TEXT, album TEXT, uri TEXT)")
+        con.executemany("INSERT INTO demo_plays VALUES (?, ?, ?, ?, ?)", plays)
+        con.execute(
+            "INSERT INTO plays SELECT played, 215000, title, artist, album, uri, played::DATE, year(played), "
+            "month(played), strftime(played, '%Y-%m'), dayofweek(played), dayname(played), hour(played) FROM demo_plays"
+        )
+        con.commit()
+    finally:
+        con.close()
+    return len(rows)
+
+
 def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
     """`backfill demo`; argv (the command line, without the program) is repeated in the closing line."""
     path = Path(args.db)
@@ -97,6 +135,8 @@ def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
     if not args.batch:
         emulator_cmd.append("--dev-mode")
     emulator = subprocess.Popen(emulator_cmd, stdout=subprocess.PIPE, text=True)
+    # Deezer's stand-in, for what Spotify cannot fill: its world's right answers are known, as Spotify's are.
+    deezer = DeezerEmulator(build_provider_world(ProviderWorldSpec(filler=0)), DeezerConfig(local_images=True))
     try:
         assert emulator.stdout is not None
         line = emulator.stdout.readline().strip()
@@ -111,6 +151,15 @@ def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
         _say(f"Writing a sample listening history to {path} ({tracks:,} tracks, {artists:,} artists)")
         write_history(world, path)
         _mark(path)
+        fallback = []
+        if not args.no_fallback:
+            deezer.start_in_thread()
+            added = _add_rows_spotify_cannot_fill(path, deezer.world)
+            _say(
+                f"Adding {added} tracks that Spotify does not know, and their artists; "
+                f"a Deezer stand-in at {deezer.base_url}"
+            )
+            fallback = ["--fallback", "deezer"]
         # No credentials: the default source is then oEmbed, which needs no developer app and no quota. Set
         # empty, not removed: the environment wins over a .env, which would otherwise bring the user's own.
         env = {
@@ -120,16 +169,23 @@ def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
             "SPOTIFY_API_URL": f"{base}/v1",
             "SPOTIFY_TOKEN_URL": f"{base}/api/token",
             "SPOTIFY_OEMBED_URL": f"{base}/oembed",
+            "DEEZER_API_URL": deezer.base_url or "http://127.0.0.1:9",  # never the real Deezer
+            "BACKFILL_FALLBACK": "",  # the user's own .env says nothing here either
             "BACKFILL_DB": str(path),
             "NO_PROXY": "127.0.0.1,localhost",  # the emulator is local, whatever proxy is set
             "no_proxy": "127.0.0.1,localhost",
         }
         backfill = [sys.executable, "-m", "backfill"]
-        _say(
-            f"backfill run --oembed-rate {args.rate:g}   (against {base}, with no credentials: every image "
-            "comes from oEmbed, which needs no developer app and spends no Web API quota)"
+        then = (
+            "; then Deezer is asked only for what Spotify could not fill, and its picture is kept only when "
+            "the history confirms the match"
         )
-        run = [*backfill, "run", "--rate", str(args.rate), "--oembed-rate", str(args.rate)]
+        _say(
+            f"backfill run --oembed-rate {args.rate:g} {' '.join(fallback)}  (against {base}, with no credentials: "
+            "Spotify's images come from oEmbed, which needs no developer app and spends no Web API quota"
+            f"{then if fallback else ''})"
+        )
+        run = [*backfill, "run", "--rate", str(args.rate), "--oembed-rate", str(args.rate), *fallback]
         code = subprocess.run(run, env=env, check=False).returncode
         # --embed-images: the page carries its pictures, fetched while the emulator still serves them, so it
         # shows them after the demo; the database keeps the emulator's URLs, as a real run keeps Spotify's.
@@ -150,5 +206,6 @@ def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
         )
         return code
     finally:
+        deezer.stop_thread()
         emulator.terminate()
         emulator.wait(timeout=10)

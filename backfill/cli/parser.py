@@ -6,6 +6,7 @@ import argparse
 
 from backfill.cli.args import HelpFormatter, Parser, commands, version_option
 from backfill.cli.args import number as _number
+from backfill.cli.parser_demo import add_demo_command
 from backfill.cli.parser_set import add_set_command
 from backfill.config import DEFAULT_OEMBED_RATE
 from backfill.errors import (
@@ -280,42 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_set_command(sub, epilog("set"), _db_option)
 
-    demo = sub.add_parser(
-        "demo",
-        help="build a sample history and backfill it from a local Spotify emulator (no credentials)",
-        description="Write a sample listening history (to data/demo.duckdb unless --db says), start the local "
-        "Spotify emulator, run the real backfill against it, then verify, writing data/demo.html with its "
-        "pictures inside. Needs no credentials or network. "
-        "It exits with the code of its backfill run.",
-        epilog=epilog("demo"),
-        formatter_class=fmt,
-    )
-    demo.add_argument(
-        "--db",
-        metavar="PATH",
-        default="data/demo.duckdb",
-        help="where to write the sample (default data/demo.duckdb); an existing file is replaced only if an "
-        "earlier demo made it",
-    )
-    demo.add_argument("--tracks", type=_number(int), default=1500, metavar="N", help="rows in tracks (default 1500)")
-    demo.add_argument(
-        "--artists",
-        type=_number(int),
-        default=400,
-        metavar="N",
-        help="artists the emulator knows (default 400); the artists table has a few more rows: names that share "
-        "an id or have none",
-    )
-    demo.add_argument("--plays", type=_number(int), default=4000, metavar="N", help="rows in plays (default 4000)")
-    demo.add_argument("--batch", action="store_true", help="emulate an Extended Quota app (batch endpoints allowed)")
-    demo.add_argument("--rate", type=_number(float), default=40.0, metavar="R", help="requests per second (default 40)")
-    demo.add_argument(
-        "--port",
-        type=_number(int, zero_ok=True),
-        default=8765,
-        metavar="N",
-        help="the emulator's port, which the database's image URLs name (default 8765; 0: any free port)",
-    )
+    add_demo_command(sub, epilog("demo"))
 
     help_ = sub.add_parser(
         "help", help="show the options of a command", description="Show the options of COMMAND.", formatter_class=fmt

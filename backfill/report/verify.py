@@ -17,7 +17,7 @@ SOURCE_NAMES = {
     "deezer": "Deezer",
     "musicbrainz": "MusicBrainz",
     "manual": "set by hand",
-    "unknown": "unknown (not written by backfill)",
+    "unknown": "not by backfill",  # values already there, or changed since
 }
 
 

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from standin.provider_world import ProviderWorldSpec, build_provider_world
 from tests.conftest import digest, table
 from tests.report.test_verify_html import Items
 
-# --port 0: any free port, so the tests never depend on the default port (8765) being free.
-SMALL_DEMO = ("--tracks", "150", "--artists", "40", "--plays", "300", "--rate", "500", "--port", "0")
+# --port 0: any free port, so the tests never depend on the default port (8765) being free. --no-fallback: the
+# Deezer stand-in's part (paced at Deezer's 10 requests a second) is tested once, below, not in every test.
+WITH_FALLBACK = ("--tracks", "150", "--artists", "40", "--plays", "300", "--rate", "500", "--port", "0")
+SMALL_DEMO = (*WITH_FALLBACK, "--no-fallback")
 
 
 def demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -80,7 +83,7 @@ def test_the_demo_uses_no_credentials_from_a_env_file(tmp_path: Path) -> None:
 
 
 def test_the_demo_page_carries_its_pictures_after_the_emulator_has_stopped(tmp_path: Path) -> None:
-    proc = demo(tmp_path, "demo", *SMALL_DEMO)
+    proc = demo(tmp_path, "demo", *WITH_FALLBACK)
     assert proc.returncode == 0, proc.stderr
     page = (tmp_path / "data" / "demo.html").read_text(encoding="utf-8")
     items = Items()
@@ -89,13 +92,41 @@ def test_the_demo_page_carries_its_pictures_after_the_emulator_has_stopped(tmp_p
     assert len(shown) >= 20
     db = tmp_path / "data" / "demo.duckdb"
     stored = {row[0] for row in table(db, "SELECT album_image_url FROM tracks UNION SELECT image_url FROM artists")}
-    # The database keeps the emulator's http URLs; only the page holds the pictures themselves.
-    assert all(url is None or re.fullmatch(r"http://127\.0\.0\.1:\d+/image/[0-9a-f]{40}", url) for url in stored)
+    # The database keeps the stand-ins' http URLs (Spotify's, and Deezer's for what only Deezer could fill);
+    # only the page holds the pictures themselves.
+    spotify = r"http://127\.0\.0\.1:\d+/image/[0-9a-f]{40}"
+    deezer = r"http://127\.0\.0\.1:\d+/images/(cover|artist)/[0-9a-f]{32}/250x250-000000-80-0-0\.jpg"
+    assert all(url is None or re.fullmatch(f"{spotify}|{deezer}", url) for url in stored)
     urls = re.findall(r'<img src="([^"]*)" data-url="([^"]*)"', page)
     assert len(urls) == len(shown)  # every picture on the page is inside it, none left to a server that is gone
     for src, url in urls:
         assert url in stored
         head, _, data = src.partition(",")
-        assert head == "data:image/png;base64"
-        assert base64.b64decode(data, validate=True).startswith(b"\x89PNG\r\n\x1a\n")
+        assert head.startswith("data:image/") and head.endswith(";base64")
+        assert base64.b64decode(data, validate=True)[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xdb")
     assert "its pictures are inside it" in proc.stdout
+    assert any("/images/" in u for _, u in urls), "the page shows what Deezer filled"
+
+
+def test_the_demo_fills_from_deezer_only_what_spotify_cannot_and_only_the_right_pictures(tmp_path: Path) -> None:
+    proc = demo(tmp_path, "demo", *WITH_FALLBACK, "--db", "f.duckdb")
+    assert proc.returncode == 0, proc.stderr
+    found = re.search(r"a Deezer stand-in at (http://127\.0\.0\.1:\d+)", proc.stdout)
+    assert found is not None, proc.stdout
+    host = found.group(1)
+    db = tmp_path / "f.duckdb"
+    by_deezer = table(
+        db,
+        "SELECT p.kind, p.row_key, coalesce(t.album_image_url, a.image_url) FROM backfill_provenance p "
+        "LEFT JOIN tracks t ON p.kind = 'track' AND t.spotify_track_uri = p.row_key "
+        "LEFT JOIN artists a ON p.kind = 'artist' AND a.artist_name = p.row_key WHERE p.source = 'deezer'",
+    )
+    world = build_provider_world(ProviderWorldSpec(filler=0))
+    tracks = [(key, url) for kind, key, url in by_deezer if kind == "track"]
+    artists = [(key, url) for kind, key, url in by_deezer if kind == "artist"]
+    assert tracks and artists
+    assert all(url == world.deezer_cover_url(key, host=host) for key, url in tracks)
+    assert all(url == world.deezer_picture_url(key, host=host) for key, url in artists)
+    # Deezer wrote exactly the rows the world has a Deezer cover for: none of the rows Spotify filled.
+    assert {k for k, _ in tracks} == {r.uri for r in world.history if world.deezer_cover_url(r.uri)}
+    assert re.search(r"Deezer: [\d,]+ asked", proc.stdout) and "Tracks filled:" in proc.stdout
