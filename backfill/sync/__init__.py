@@ -4,9 +4,10 @@ Rules this package keeps:
 - Only NULL Postgres values are filled: `tracks.album_image_url`, `artists.image_url` and
   `artists.spotify_artist_id`, matched on `spotify_track_uri` / `artist_name`. No row is inserted or deleted,
   no other column changes, and a value already set stays as it is, with one exception: where the history's
-  refresh journal shows that backfill itself replaced a value (`run --refresh`, or `undo` putting one back),
-  Postgres still holding one of the values replaced gets DuckDB's current one ("refreshed"), guarded by the
-  same UPDATE's WHERE clause. A value set in Postgres by anyone else is never one of them, and stays.
+  refresh journal shows that backfill itself replaced a value (`run --refresh`, `set`, or an `undo` putting
+  one back, or NULL), Postgres still holding one of the values replaced gets DuckDB's current one, or that
+  NULL ("refreshed"), guarded by the same UPDATE's WHERE clause. A value set in Postgres by anyone else is
+  never one of them, and stays; a NULL the journal does not show backfill leaving is never pushed.
 - One transaction, set-based: the rows Postgres lacks are COPYed into a TEMP table, then one guarded
   `UPDATE … FROM` per table (postgres.py). Readers see the state before or after, never half of it.
 - Little crosses the network: Postgres sends digests of its keys and values (digests.py), compared here with

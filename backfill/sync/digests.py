@@ -6,7 +6,8 @@ because every Postgres and DuckDB has it; this is change detection, not security
 about 17 bytes a track instead of about 100 for key and URL; the history's come from DuckDB. Only the rows
 Postgres lacks then travel up, in full. A false match needs a 64-bit collision: under 1 in 10^10 for a whole
 history of 25,000 rows. And whatever the digests say, the UPDATE only ever fills a NULL, or replaces one of the
-values that the history's refresh journal says backfill replaced in that row, named in its WHERE clause.
+values that the history's refresh journal says backfill replaced in that row, named in its WHERE clause (with
+NULL, where backfill set the row back to NULL: a value to send of None with values to replace).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def compare(
             continue
         olds = replaceable.get(str(row[0]), ((),) * n)
         needed, guards = _column_by_column(values, cast(bytes, row[record_at]), found, olds, counts)
-        if any(v is not None for v in needed):
+        if any(v is not None or g is not None for v, g in zip(needed, guards, strict=True)):
             send.append((row[0], *needed, *guards))
     return dict(zip(target.columns, counts, strict=True)), send
 
@@ -109,9 +110,12 @@ def _column_by_column(
     width = len(_ABSENT)
     for record in found if isinstance(found, list) else [found]:
         for i, value in enumerate(values):
-            if value is None:
-                continue
             theirs = record[i * width : (i + 1) * width]
+            if value is None:  # backfill's own NULL (olds given): Postgres still has one of the values it replaced
+                if olds[i] and theirs != _ABSENT and theirs in {present(old) for old in olds[i]}:
+                    counts[i].refreshed += 1
+                    guards[i] = list(olds[i])
+                continue
             if theirs == _ABSENT:
                 counts[i].pushed += 1
                 needed[i] = value

@@ -1,5 +1,7 @@
 """The DuckDB side of sync: the keys with a value to offer, with their digests, in one short read-only session;
-and, from the refresh journal, the values backfill itself replaced there, which Postgres may still hold."""
+and, from the refresh journal, the values backfill itself replaced there, which Postgres may still hold. A row
+that backfill itself set back to NULL (`undo --source`, or an undo putting back the NULL a `set` replaced) is
+read too: Postgres still holding one of the journal's values for it gets the NULL."""
 
 from __future__ import annotations
 
@@ -36,19 +38,22 @@ def read_history(path: Path, *, lock_timeout: float = 0.0) -> History:
         raise
     con = link.con
     try:
+        journal, cleared = _journal(con)
         rows: dict[str, list[Row]] = {}
         for target in TARGETS:
             names = [f"v{i}" for i in range(len(target.columns))]
             values = ", ".join(f"any_value({c}) AS {v}" for c, v in zip(target.columns, names, strict=True))
             has_any = " OR ".join(f"{c} IS NOT NULL" for c in target.columns)
+            keys = sorted({key for kind, key in cleared if kind in target.journaled})
             key_digest, record = duckdb_record("k", names)
             # any_value skips NULLs; a key on two rows (the history allows it) offers one value per column.
             rows[target.table] = con.execute(
                 f"SELECT k, {', '.join(names)}, {key_digest}, {record} FROM (SELECT {target.key} AS k, {values} "
-                f"FROM {target.table} WHERE {target.key} IS NOT NULL AND ({has_any}) GROUP BY {target.key})"
+                f"FROM {target.table} WHERE {target.key} IS NOT NULL AND ({has_any} OR list_contains(?, "
+                f"{target.key})) GROUP BY {target.key})",
+                [keys],
             ).fetchall()
-        journal = _journal(con)
-        return History(rows, {t.table: _replaceable(t, rows[t.table], journal) for t in TARGETS})
+        return History(rows, {t.table: _replaceable(t, rows[t.table], journal, cleared) for t in TARGETS})
     except duckdb.Error as exc:
         _check_columns(con, path)  # a missing table or column: say which
         raise SyncError(f"cannot read database {path}: {first_line(exc)}") from None
@@ -65,25 +70,37 @@ def _check_columns(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         require({(t, c) for t, c in have}, f"database {path}")
 
 
-def _journal(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[str]]:
-    """(kind, row key) -> every value the journal names for that row: the ones a refresh replaced, the ones it
-    wrote (and an undo replaced in turn)."""
+Journal = dict[tuple[str, str], set[str]]  # (kind, row key) -> every value the journal names for that row
+
+
+def _journal(con: duckdb.DuckDBPyConnection) -> tuple[Journal, set[tuple[str, str]]]:
+    """Every value the journal names per row (the ones a refresh or set replaced, the ones it wrote, and an
+    undo replaced in turn); and the rows whose last journaled change left NULL: backfill's own NULL."""
     found = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND table_name = ?",
         [JOURNAL_TABLE],
     ).fetchone()
     if not found or not found[0]:
-        return {}
+        return {}, set()
     entries = con.execute(
         f"SELECT kind, row_key, list(DISTINCT v) FROM (SELECT kind, row_key, old_value AS v FROM {JOURNAL_TABLE} "
         f"UNION ALL SELECT kind, row_key, new_value FROM {JOURNAL_TABLE}) WHERE v IS NOT NULL GROUP BY ALL"
     ).fetchall()
-    return {(kind, key): set(values) for kind, key, values in entries}
+    # The last change of a row (by seq) left its new value, or, once undone, its old one.
+    cleared = con.execute(
+        f"""SELECT kind, row_key FROM (
+                SELECT kind, row_key, CASE WHEN undone_at IS NULL THEN new_value ELSE old_value END AS left_value,
+                       row_number() OVER (PARTITION BY kind, row_key ORDER BY seq DESC) AS latest
+                FROM {JOURNAL_TABLE})
+            WHERE latest = 1 AND left_value IS NULL"""
+    ).fetchall()
+    return {(kind, key): set(values) for kind, key, values in entries}, {(k, key) for k, key in cleared}
 
 
-def _replaceable(target: Target, rows: list[Row], journal: dict[tuple[str, str], set[str]]) -> Replaceable:
-    """Per key, per column: the other values of its journal, when DuckDB's value is one of them (backfill's
-    own last word on that row). A value set in DuckDB by anyone else since makes the row no one's to walk."""
+def _replaceable(target: Target, rows: list[Row], journal: Journal, cleared: set[tuple[str, str]]) -> Replaceable:
+    """Per key, per column: the other values of its journal, when DuckDB's value is one of them, or is the
+    NULL backfill left (backfill's own last word on that row). A value set in DuckDB by anyone else since makes
+    the row no one's to walk."""
     out: Replaceable = {}
     if not journal:
         return out
@@ -93,6 +110,9 @@ def _replaceable(target: Target, rows: list[Row], journal: dict[tuple[str, str],
         for i, kind in enumerate(target.journaled):
             values = journal.get((kind, key)) if kind else None
             now = row[1 + i]
+            if values and now is None and (kind, key) in cleared:
+                per_column.append(tuple(sorted(values)))
+                continue
             per_column.append(tuple(sorted(values - {now})) if values and now in values else ())
         if any(per_column):
             out[key] = tuple(per_column)

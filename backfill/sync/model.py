@@ -28,7 +28,7 @@ TARGETS = (
 @dataclass
 class ColumnCounts:
     pushed: int = 0  # Postgres had NULL, now has the DuckDB value (in a dry run: would have)
-    refreshed: int = 0  # Postgres had a value a refresh (or undo) replaced in DuckDB, now has DuckDB's
+    refreshed: int = 0  # Postgres had a value a refresh, set or undo replaced in DuckDB, now has DuckDB's (or NULL)
     already_set: int = 0  # Postgres already had the same value
     differing: int = 0  # both set, to different values (Postgres's not one backfill replaced): never changed
     missing_in_postgres: int = 0  # DuckDB has a value for a key Postgres has no row for

@@ -140,12 +140,13 @@ def push(con: psycopg.Connection[Any], send: dict[str, list[Send]]) -> dict[str,
 
 
 def _update_sql(index: int, target: Target) -> str:
-    # A column is written where Postgres has NULL or one of the values the history's journal says backfill
-    # replaced (r{i}; NULL for other rows, and `= ANY(NULL)` is never true). Any other value stays: with
-    # several columns, a row may need only one of them.
+    # A column is written where Postgres has NULL and the history a value, or where it has one of the values
+    # the history's journal says backfill replaced (r{i}; NULL for other rows, and `= ANY(NULL)` is never
+    # true): then with the history's value, or NULL where backfill set the row back to NULL. Any other value
+    # stays: with several columns, a row may need only one of them.
     assignments, needed = [], []
     for c, v, r in zip(target.columns, _VALUES, _OLDS, strict=False):
-        write = f"s.{v} IS NOT NULL AND (p.{c} IS NULL OR p.{c} = ANY(s.{r}))"
+        write = f"((s.{v} IS NOT NULL AND p.{c} IS NULL) OR p.{c} = ANY(s.{r}))"
         assignments.append(f"{c} = CASE WHEN {write} THEN s.{v} ELSE p.{c} END")
         needed.append(f"({write})")
     return (
