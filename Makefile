@@ -45,10 +45,13 @@ sync: $(STAMP)
 demo: $(STAMP)
 	@$(BIN)/python -m backfill demo $(ARGS)
 
-# The pictures behind data/demo.duckdb's image URLs (e.g. for the dashboard), served again after `make demo`
+# The pictures behind data/demo.duckdb's image URLs (Spotify's stand-in on 8765, Deezer's on 8766, e.g. for the
+# dashboard), served again after `make demo`
 # (Ctrl-C to stop). data/demo.html needs no server: its pictures are inside it.
 demo-images: $(STAMP)
-	$(BIN)/python -m standin --port 8765 --local-images --seed 7 --tracks 1500 --artists 400
+	$(BIN)/python -m standin.deezer --port 8766 --local-images --filler 0 & \
+	  trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/python -m standin --port 8765 --local-images --seed 7 --tracks 1500 --artists 400
 
 test: $(STAMP) $(NODE_DUCKDB)
 	BACKFILL_NODE=1 $(BIN)/python -m pytest $(ARGS)

@@ -153,7 +153,7 @@ def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
         _mark(path)
         fallback = []
         if not args.no_fallback:
-            deezer.start_in_thread()
+            deezer.start_in_thread(port=args.port + 1 if args.port else 0)  # beside Spotify's, for demo-images
             added = _add_rows_spotify_cannot_fill(path, deezer.world)
             _say(
                 f"Adding {added} tracks that Spotify does not know, and their artists; "
@@ -195,12 +195,15 @@ def run_demo(args: argparse.Namespace, argv: Sequence[str] = ("demo",)) -> int:
             again = "`make demo-images` serves them again"
         elif args.port:
             again = f"`python -m standin --port {args.port} --local-images` serves them again"
+            if fallback:
+                again += f" (and `python -m standin.deezer --port {args.port + 1} --local-images --filler 0` Deezer's)"
         else:
             again = "pass --port to the demo to be able to serve them again"
+        hosts = f"{base} and {deezer.base_url}" if fallback else base
         _say(
             f"Done (run exited {code}). The page: {html.resolve()}\n"
             "    Open it in a browser: its pictures are inside it, so it needs no server.\n"
-            f"    The database's image URLs name the emulator at {base}, which stops now; {again} "
+            f"    The database's image URLs name the stand-ins at {hosts}, which stop now; {again} "
             "(e.g. for your dashboard).\n"
             f"    Run `{_again(argv)}` again to start over; `make test` runs the tests."
         )
