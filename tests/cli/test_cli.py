@@ -59,7 +59,7 @@ def test_python_dash_m_and_exit_code_for_a_missing_database(tmp_path: Path) -> N
 
 
 def test_demo_builds_a_history_backfills_it_and_verifies(tmp_path: Path) -> None:
-    args = ["--tracks", "150", "--artists", "40", "--plays", "300", "--rate", "500", "--port", "0"]
+    args = ["--tracks", "150", "--artists", "40", "--plays", "300", "--rate", "500", "--port", "0", "--no-fallback"]
     for _ in range(2):  # running it again works
         proc = subprocess.run(
             [sys.executable, "-m", "backfill", "demo", *args], capture_output=True, text=True, cwd=tmp_path

@@ -82,8 +82,17 @@ def test_the_demo_uses_no_credentials_from_a_env_file(tmp_path: Path) -> None:
     assert "Answered by:" in proc.stdout and "Web API" not in proc.stdout.split("Answered by:")[1].split("\n")[0]
 
 
-def test_the_demo_page_carries_its_pictures_after_the_emulator_has_stopped(tmp_path: Path) -> None:
-    proc = demo(tmp_path, "demo", *WITH_FALLBACK)
+@pytest.fixture(scope="module")
+def with_fallback(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One whole demo, Deezer's part included, for the tests below (the Deezer stand-in is paced as Deezer is)."""
+    where = tmp_path_factory.mktemp("demo")
+    return where, demo(where, "demo", *WITH_FALLBACK)
+
+
+def test_the_demo_page_carries_its_pictures_after_the_emulator_has_stopped(
+    with_fallback: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    tmp_path, proc = with_fallback
     assert proc.returncode == 0, proc.stderr
     page = (tmp_path / "data" / "demo.html").read_text(encoding="utf-8")
     items = Items()
@@ -108,13 +117,15 @@ def test_the_demo_page_carries_its_pictures_after_the_emulator_has_stopped(tmp_p
     assert any("/images/" in u for _, u in urls), "the page shows what Deezer filled"
 
 
-def test_the_demo_fills_from_deezer_only_what_spotify_cannot_and_only_the_right_pictures(tmp_path: Path) -> None:
-    proc = demo(tmp_path, "demo", *WITH_FALLBACK, "--db", "f.duckdb")
+def test_the_demo_fills_from_deezer_only_what_spotify_cannot_and_only_the_right_pictures(
+    with_fallback: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    tmp_path, proc = with_fallback
     assert proc.returncode == 0, proc.stderr
     found = re.search(r"a Deezer stand-in at (http://127\.0\.0\.1:\d+)", proc.stdout)
     assert found is not None, proc.stdout
     host = found.group(1)
-    db = tmp_path / "f.duckdb"
+    db = tmp_path / "data" / "demo.duckdb"
     by_deezer = table(
         db,
         "SELECT p.kind, p.row_key, coalesce(t.album_image_url, a.image_url) FROM backfill_provenance p "
