@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import pytest
 
 from backfill.cli.main import main
 from standin import Emulator, EmulatorConfig
+from standin.demo import DEMO_PORT
 from standin.sample import SampleSpec, World, build_world, write_history
 
 CLIENT_ID = "test-client-id"
@@ -52,6 +54,22 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Tests that watch a run's writes see one each second, not the default one per 10 s.
     monkeypatch.setenv("BACKFILL_WRITE_SECONDS", "1")
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def demo_port_held() -> Iterator[None]:
+    """The demo's default port held by another program, as it may be on a developer's machine: a demo test that
+    forgot `--port 0` fails every time, not only on the day something else listens there."""
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", DEMO_PORT))
+        holder.listen()
+    except OSError:
+        pass  # another program holds it already: just as good
+    try:
+        yield
+    finally:
+        holder.close()
 
 
 @pytest.fixture

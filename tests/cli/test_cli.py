@@ -58,6 +58,7 @@ def test_python_dash_m_and_exit_code_for_a_missing_database(tmp_path: Path) -> N
     assert proc.stderr.startswith("backfill: error: database not found")
 
 
+@pytest.mark.usefixtures("demo_port_held")
 def test_demo_builds_a_history_backfills_it_and_verifies(tmp_path: Path) -> None:
     args = ["--tracks", "150", "--artists", "40", "--plays", "300", "--rate", "500", "--port", "0", "--no-fallback"]
     for _ in range(2):  # running it again works

@@ -16,8 +16,9 @@ from standin.provider_world import ProviderWorldSpec, build_provider_world
 from tests.conftest import digest, table
 from tests.report.test_verify_html import Items
 
-# --port 0: any free port, so the tests never depend on the default port (8765) being free. --no-fallback: the
-# Deezer stand-in's part (paced at Deezer's 10 requests a second) is tested once, below, not in every test.
+# --port 0: any free port, so the tests never depend on the default port (8765) being free; they run with it held.
+# --no-fallback: the Deezer stand-in's part (paced at Deezer's 10 requests a second) is tested once, below.
+pytestmark = pytest.mark.usefixtures("demo_port_held")
 WITH_FALLBACK = ("--tracks", "150", "--artists", "40", "--plays", "300", "--rate", "500", "--port", "0")
 SMALL_DEMO = (*WITH_FALLBACK, "--no-fallback")
 
@@ -77,7 +78,7 @@ def test_the_demo_uses_no_credentials_from_a_env_file(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("SPOTIFY_CLIENT_ID=mine\nSPOTIFY_CLIENT_SECRET=my-secret\n")
     below = tmp_path / "sub"
     below.mkdir()
-    proc = demo(below, "demo", *SMALL_DEMO, "--port", "0")  # any free port: other runs may hold 8765
+    proc = demo(below, "demo", *SMALL_DEMO)
     assert proc.returncode == 0, proc.stderr
     assert "Answered by:" in proc.stdout and "Web API" not in proc.stdout.split("Answered by:")[1].split("\n")[0]
 

@@ -95,7 +95,7 @@ def test_unknown_ids_get_one_404_in_development_mode(cli, db_path: Path, emulato
     assert len(artists_404) == len(set(artists_404)) == result.json["artists"]["not_found"]
 
 
-def test_prefilled_values_survive_even_if_filled_meanwhile(
+def test_values_prefilled_before_the_run_survive(
     cli, db_path: Path, emulator: Emulator, world: World
 ) -> None:
     assert world.prefilled_tracks and world.prefilled_artists

@@ -121,15 +121,19 @@ RECOVERABLE = """SELECT a.artist_name FROM artists a JOIN (SELECT primary_artist
 
 
 def test_values_written_meanwhile_by_another_survive(
-    cli, db_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    cli, db_path: Path, emulator: Emulator, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Between the plan and the first write, another connection fills an artist's photo and a recoverable
     artist's id: both survive (the writer's IS NULL guards)."""
-    photo_of = table(
+    photo_of, photo_id = table(
         db_path,
-        "SELECT artist_name FROM artists WHERE image_url IS NULL AND spotify_artist_id IS NOT NULL ORDER BY 1 LIMIT 1",
-    )[0][0]
+        "SELECT artist_name, spotify_artist_id FROM artists WHERE image_url IS NULL AND spotify_artist_id IS NOT NULL "
+        "ORDER BY 1 LIMIT 1",
+    )[0]
     id_of = table(db_path, RECOVERABLE)[0][0]
+    # Spotify has a photo for the one and knows the other's id: without the guards, the run would overwrite both.
+    assert world.expected_artist_url.get(photo_id)
+    assert world.recoverable_artists[id_of] in world.catalog.artists
     apply, done = Store.apply, []
 
     def meanwhile(self: Store, outcomes: Any) -> Any:

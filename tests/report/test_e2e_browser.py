@@ -160,6 +160,7 @@ def test_page_in_a_real_browser(
         (Path(__file__).parents[2] / target).write_bytes(shot)  # relative to the project, not the test's cwd
 
 
+@pytest.mark.usefixtures("demo_port_held")
 def test_the_demo_page_shows_its_pictures_after_the_demo_has_ended(chromium: None, tmp_path: Path) -> None:
     proc = run_demo(tmp_path, "demo", *SMALL_DEMO)  # returns when the demo, and so its emulator, has stopped
     assert proc.returncode == 0, proc.stderr

@@ -42,6 +42,7 @@ def shows_the_stored_images(result: dict[str, Any], path: Path) -> None:
     assert any(r["album_image_url"] for r in rows) and any(r["image_url"] for r in result["top-artists"])
 
 
+@pytest.mark.usefixtures("demo_port_held")
 def test_the_sample_and_the_demo_open_in_the_dashboards_duckdb(node: None, cli: Any, tmp_path: Path) -> None:
     sample = tmp_path / "sample.duckdb"
     write_history(build_world(SampleSpec(seed=3, tracks=150, artists=40, plays=300)), sample)

@@ -3,14 +3,20 @@ the index data a newer one writes), and such a table left by an earlier version 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-from standin.sample import World
+from backfill.records import Outcome
+from backfill.store.schema import OWN_DDL
+from standin import Emulator
+from standin.sample import World, write_history
 from tests.conftest import FAST, serving, table
+from tests.store.helpers import apply as fallback_apply
+from tests.store.helpers import deezer
 from tests.store.test_refresh import changed_world
 
 OURS = "table_name LIKE 'backfill\\_%' ESCAPE '\\'"
@@ -34,6 +40,40 @@ def test_every_table_of_ours_is_plain_after_runs_a_refresh_and_an_undo(
     assert {"backfill_log", "backfill_journal", "backfill_refreshed"} <= ours
     assert table(db_path, "SELECT count(*) FROM backfill_log")[0][0] > 0
     assert keys_and_indexes(db_path) == []
+
+
+def everyones_keys_and_indexes(path: Path) -> list[tuple[Any, ...]]:
+    return sorted(
+        table(path, "SELECT table_name, constraint_type, constraint_text FROM duckdb_constraints()")
+        + table(path, "SELECT table_name, index_name, sql FROM duckdb_indexes()")
+    )
+
+
+def test_every_table_the_tool_can_add_is_plain_and_the_users_keys_and_indexes_stay_as_they_were(
+    cli: Any, tmp_path: Path, world: World, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All six of our tables (a run's log and provenance, a refresh's journal, a fallback's log, a quota's wait),
+    on a history with the dashboard's own indexes: no key, index or constraint of ours, none of the user's lost."""
+    path = tmp_path / "dashboard.duckdb"
+    write_history(dataclasses.replace(world, spec=dataclasses.replace(world.spec, dashboard_schema=True)), path)
+    before = everyones_keys_and_indexes(path)
+    assert any(row[1] == "PRIMARY KEY" for row in before) and any(row[0] == "tracks" and row[2] for row in before)
+    artists = ("--db", path, *FAST, "--only", "artists")  # the artists alone add every table a run adds, sooner
+    assert cli("run", *artists).code == 0
+    with serving(changed_world(world, path), monkeypatch):
+        assert cli("run", *artists, "--refresh").code == 0
+    assert cli("undo", "--db", path, "--last").code == 0
+    local = next(u for u in world.odd_uris if u.startswith("spotify:local:"))
+    odd = next(u for u in world.odd_uris if not u.startswith("spotify:local:"))
+    fallback_apply(path, [deezer("track", local), Outcome("tracks", odd, "unconfirmed", source="deezer")])
+    assert cli("set", "track", local, "https://img.example/by-hand.jpg", "--db", path).code == 0
+    assert cli("undo", "--db", path, "--source", "manual").code == 0
+    with serving(world, monkeypatch, dev_mode=True, quota=1):  # the daily quota runs out: its wait is noted
+        assert cli("run", *artists, "--retry-misses").code == 75
+    ours = {name for (name,) in table(path, f"SELECT table_name FROM duckdb_tables() WHERE {OURS}")}
+    assert ours == set(OWN_DDL)
+    assert keys_and_indexes(path) == []
+    assert everyones_keys_and_indexes(path) == before
 
 
 def test_a_log_with_a_primary_key_is_rebuilt_plain_with_its_rows(cli: Any, db_path: Path, emulator: Any) -> None:
