@@ -53,8 +53,9 @@ demo-images: $(STAMP)
 	  trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/python -m standin --port 8765 --local-images --seed 7 --tracks 1500 --artists 400
 
+# One worker per core (pytest-xdist), a test file's tests on one worker: module fixtures are made once.
 test: $(STAMP) $(NODE_DUCKDB)
-	BACKFILL_NODE=1 $(BIN)/python -m pytest $(ARGS)
+	BACKFILL_NODE=1 $(BIN)/python -m pytest -n auto --dist loadfile $(ARGS)
 
 # Histories made by DuckDB 0.10-1.5 (one cached virtualenv each under .cache/) stay readable by their maker.
 compat: $(STAMP) $(NODE_DUCKDB)
