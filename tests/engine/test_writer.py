@@ -218,13 +218,14 @@ def test_a_recovered_id_spotify_does_not_know_is_not_written(
 BUSY = "database {} is locked by another process (PID 4242: python dashboard.py) (waited 30 s)"
 
 
-def busy_for(calls: int, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Store.apply answers Busy for its first `calls` calls (another process keeps the file), then writes."""
+def busy_for(calls: int, monkeypatch: pytest.MonkeyPatch, *, after: int = 0) -> list[int]:
+    """Store.apply writes its first `after` calls, answers Busy for the next `calls` (another process keeps the
+    file), then writes."""
     apply, seen = Store.apply, [0]
 
     def sometimes_busy(self: Store, outcomes: Any) -> Any:
         seen[0] += 1
-        if seen[0] <= calls:
+        if after < seen[0] <= after + calls:
             raise Busy(BUSY.format(self.path), 30.0)
         return apply(self, outcomes)
 
@@ -257,3 +258,17 @@ def test_a_file_still_busy_at_the_last_try_exits_2_saying_what_was_not_written(
     assert result.code == 2, result.err
     assert "fetched results were not written" in result.json["error"] and "PID 4242" in result.json["error"]
     assert table(db_path, "SELECT count(album_image_url) FROM tracks") == before
+
+
+def test_a_file_busy_after_some_writes_exits_2_keeping_and_counting_what_was_written(
+    cli, db_path: Path, emulator: Emulator, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKFILL_WRITE_RESULTS", "40")
+    busy_for(1_000, monkeypatch, after=2)  # the first write (tracks, then artists) goes through
+    result = cli("run", "--db", db_path, *FAST, "--json")
+    assert result.code == 2, result.err
+    error = result.json["error"]
+    assert "fetched results were not written" in error and "everything written before stays" in error
+    filled = table(db_path, "SELECT count(album_image_url) FROM tracks")[0][0] - len(world.prefilled_tracks)
+    tracks = result.json["tracks"]
+    assert tracks["updated"] == filled > 0 and tracks["unwritten"] > 0
