@@ -1,4 +1,4 @@
-"""Scenario 10, verify --html at scale: the report and its Top 50 lists on big histories; wall time, peak memory."""
+"""Scenario 11, verify --html at scale: the report and its Top 50 lists on big histories; wall time, peak memory."""
 
 from __future__ import annotations
 
@@ -30,14 +30,14 @@ def run(ctx: Context) -> None:
         page.unlink(missing_ok=True)
         outcome = f"exit {result.code}" + ("" if result.code == 0 else f": {result.stderr.strip()[-300:]}")
         ctx.add(
-            "10 verify",
+            "11 verify",
             f"{label}: wall time / peak RSS (VmHWM) of `verify --html`",
             f"{result.wall:.2f} s / {mb(result.vm_hwm_kib)}",
             "exit 0",
             result.code == 0 and not result.timed_out,
         )
         ctx.add(
-            "10 verify",
+            "11 verify",
             f"{label}: outcome",
             f"{outcome}; files left beside the database: {', '.join(leftovers) or 'none'}; {result.disturbance()}",
         )

@@ -180,6 +180,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="a broken token endpoint (default: none): " + ", ".join(TOKEN_FAULTS),
     )
     add(
+        "--token-fault-count",
+        metavar="N",
+        type=int,
+        default=None,
+        help="how many token answers get the token fault, then good tokens (default: all)",
+    )
+    add(
         "--oembed-fault",
         choices=OEMBED_MODES,
         metavar="NAME",
@@ -250,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fault_mode=args.fault_mode,
         fault_count=args.fault_count,
         token_fault=args.token_fault,
+        token_fault_count=args.token_fault_count,
         oembed=OEmbedConfig(
             rate_limit=args.oembed_rate_limit,
             rate_window=args.oembed_rate_window,

@@ -29,6 +29,7 @@ class Accounts:
         self._tokens: dict[str, tuple[int, float]] = {}
         self._token_serial = 0
         self._token_floor = 0
+        self._faults_served = 0  # token answers that got `token_fault` (see token_fault_count)
 
     def expire_all(self) -> None:
         """Every token issued so far is refused from now on."""
@@ -43,6 +44,10 @@ class Accounts:
     async def answer(self, request: web.Request, now: float) -> Answer:
         """The token endpoint's answer to one request."""
         fault = self.config.token_fault
+        limit = self.config.token_fault_count
+        if fault is not None and limit is not None and self._faults_served >= limit:
+            fault = None  # the endpoint has mended: a client still asking gets good tokens from now on
+        self._faults_served += fault is not None
         if fault == "hang":
             await asyncio.sleep(3600)
         if fault == "redirect":
@@ -72,6 +77,6 @@ class Accounts:
         self._token_serial += 1
         token = "BQ" + secrets.token_urlsafe(80)  # opaque, roughly the length of a real one
         self._tokens[token] = (self._token_serial, now + config.token_ttl)
-        expires: int | str = "soon" if config.token_fault == "expires-soon" else config.token_ttl
+        expires: int | str = "soon" if fault == "expires-soon" else config.token_ttl
         body = {"access_token": token, "token_type": "Bearer", "expires_in": expires}
         return Answer(200, dumps(body))

@@ -29,6 +29,7 @@ class EmulatorConfig:
     seed: int = 0  # for the random choices above
     retry_after_date: bool = False  # Retry-After as an HTTP-date (RFC 9110 allows both forms)
     token_fault: str | None = None  # a broken token endpoint: one of accounts.TOKEN_FAULTS
+    token_fault_count: int | None = None  # how many token answers get it (None: all), then good tokens
     fault_mode: str | None = None  # a broken answer from standin.faults, for API calls that succeed
     fault_count: int | None = None  # how many answers get it (None: all)
     fault_endpoints: tuple[str, ...] = ()  # which endpoints (empty: all)

@@ -24,7 +24,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     settings = checked_settings(args)
     if args.embed_images and args.html is None:
         raise UsageError("--embed-images needs --html PATH (it puts the pictures inside that page)")
-    if args.html is not None and (refused := refusal(Path(args.html), settings.db_path)):
+    if args.html is not None and (refused := refusal(args.html, settings.db_path)):
         raise UsageError(f"cannot write {args.html!r}: {refused}")  # before any work: nothing is read or written
     store = Store.open(settings.db_path, read_only=True, need_artists=False, lock_timeout=VERIFY_LOCK_TIMEOUT)
     unopenable = dashboard_cannot_open(settings.db_path, sniff(settings.db_path))

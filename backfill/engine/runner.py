@@ -28,8 +28,8 @@ from backfill.store.store import MissFilter, Plan, Store
 from backfill.store.waits import Wait
 
 T = TypeVar("T")
-# Tests set this to a file name: planning writes it, then runs a query that lasts until interrupted, so that a
-# signal lands while DuckDB works on the connection, at a known point.
+# Tests set this to a file name: planning writes it, then runs a query of some seconds (it ends on its own, so a
+# run that failed to interrupt it shows how it fails), and notes in the file when that query was not interrupted.
 PLANNING_MARKER = "BACKFILL_TEST_PLANNING_MARKER"
 
 
@@ -202,7 +202,8 @@ def _plan(store: Store, kinds: tuple[str, ...]) -> Plan:
     marker = os.environ.get(PLANNING_MARKER)
     if marker:
         Path(marker).write_text("planning\n")
-        store.reader().execute("SELECT max(hash(range)) FROM range(1_000_000_000_000)").fetchall()
+        store.reader().execute("SELECT max(hash(range)) FROM range(10_000_000_000)").fetchall()
+        Path(marker).write_text("planned, not interrupted\n")
     return store.plan(kinds)
 
 

@@ -222,11 +222,12 @@ def page(
     )
 
 
-def refusal(path: Path, db_path: Path) -> str | None:
-    """Why `path` must not be written: the database, one of DuckDB's files beside it, or no path at all."""
+def refusal(path: str | Path, db_path: Path) -> str | None:
+    """Why `path` must not be written: the database, one of DuckDB's files beside it, or no path at all.
+    Given as typed: Path("") is ".", so an empty path can only be told from the string."""
     if not str(path).strip():
         return "an empty path"
-    target, db = path.resolve(), db_path.resolve()
+    target, db = Path(path).resolve(), db_path.resolve()
     if target == db:
         return "it is the database itself"
     # DuckDB's own files beside the database: its write-ahead log, its temporary folder and what is inside.

@@ -74,8 +74,8 @@ def wait_for_file(path: Path, proc: subprocess.Popen[str]) -> None:
 def test_a_signal_while_duckdb_plans_ends_with_its_code_and_one_line(
     db_path: Path, tmp_path: Path, signum: int, code: int, word: str
 ) -> None:
-    """The run's plan query is busy on its connection when the signal lands (the test hook holds it there until
-    interrupted): DuckDB's query is interrupted, not met with a second statement; the file is unchanged."""
+    """The run's plan query is busy on its connection when the signal lands (the test hook runs a query of some
+    seconds there): DuckDB's query is interrupted, not met with a second statement; the file is unchanged."""
     marker = tmp_path / "planning"
     before = db_path.read_bytes()
     env = {**os.environ, "BACKFILL_TEST_PLANNING_MARKER": str(marker), "SPOTIFY_OEMBED_URL": "http://127.0.0.1:9/x"}
@@ -97,6 +97,7 @@ def test_a_signal_while_duckdb_plans_ends_with_its_code_and_one_line(
     assert proc.returncode == code, err
     assert "Traceback" not in err and "database error" not in err, err
     assert err.strip().splitlines()[-1] == f"backfill: {word} before anything was fetched"
+    assert marker.read_text() == "planning\n", "the query ran to its end: it was not interrupted"
     assert db_path.read_bytes() == before
 
 
@@ -120,7 +121,7 @@ def test_a_signal_during_start_up_ends_with_one_line(
     db_path: Path, tmp_path: Path, signum: int, code: int, word: str
 ) -> None:
     """Landing during the imports (DuckDB's library mapped), a signal gives its exit code and one line. The test
-    hook holds the run's plan until interrupted, so the process is provably still running when it lands."""
+    hook holds the run's plan for some seconds, so the process is provably still running when it lands."""
     env = {**os.environ, "BACKFILL_TEST_PLANNING_MARKER": str(tmp_path / "planning")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "backfill", "run", "--db", str(db_path)],

@@ -241,8 +241,10 @@ def test_401_on_every_call_stops_the_run_and_says_so(cli: Any, db_path: Path, em
 def test_a_token_endpoint_that_hands_out_one_refused_token_stops_the_run(
     cli: Any, db_path: Path, emulator: Emulator
 ) -> None:
-    """Each fetch of the same refused string counts as one more refused token: the run stops, it does not loop."""
+    """Each fetch of the same refused string counts as one more refused token: the run stops, it does not loop.
+    The endpoint mends after 8 tokens, so a client that kept asking would end with exit 0, not hang the test."""
     emulator.config.token_fault = "same-token"
+    emulator.config.token_fault_count = 8
     result = cli("run", "--db", db_path, *FAST, "--json")
     assert result.code == 1
     assert "refused 4 fresh access tokens" in result.json["error"]

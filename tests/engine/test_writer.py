@@ -115,6 +115,47 @@ def test_a_check_constraint_that_rejects_the_urls_is_refused_at_set_up(cli, db_p
     assert db_path.read_bytes() == before
 
 
+def test_a_check_constraint_that_rejects_some_urls_keeps_the_tracks_and_counts_only_what_was_committed(
+    cli, db_path: Path, emulator: Emulator, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CHECK the set-up probe passes (it rejects only URLs ending in one pair of characters) fails the artists'
+    write for real: the tracks' transaction stands, the artists' is rolled back whole, and the summary counts
+    neither the artists' images nor their misses as remembered."""
+    monkeypatch.setenv("BACKFILL_WRITE_SECONDS", "3600")  # one write at the end, holding the URL rejected
+    prefilled = set(world.prefilled_artists.values())
+    suffix = next(
+        url[-2:]
+        for url in sorted(u for u in world.expected_artist_url.values() if u)
+        if url[-2:] != "00" and not any(p.endswith(url[-2:]) for p in prefilled)  # the probe's URLs end in 00
+    )
+    con = duckdb.connect(str(db_path))
+    con.execute("ALTER TABLE artists RENAME TO a2")
+    columns = ", ".join(
+        f'"{name}" {kind}'
+        for name, kind in con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'a2' ORDER BY column_index"
+        ).fetchall()
+    )
+    con.execute(f"CREATE TABLE artists ({columns}, CHECK (image_url IS NULL OR right(image_url, 2) <> '{suffix}'))")
+    con.execute("INSERT INTO artists SELECT * FROM a2")
+    con.execute("DROP TABLE a2")
+    con.close()
+
+    result = cli("run", "--db", db_path, *FAST, "--json")
+    assert result.code == 2, result.err
+    doc = result.json
+    assert "could not write the artists" in doc["error"] and "constraint" in doc["error"].lower(), doc["error"]
+    artists = doc["artists"]
+    assert artists["updated"] == artists["no_image"] == artists["not_found"] == artists["recovered_ids"] == 0
+    assert artists["unwritten"] > 0
+    assert table(db_path, "SELECT count(image_url) FROM artists")[0][0] == len(prefilled)
+    kinds = table(db_path, "SELECT kind, count(*) FROM backfill_log GROUP BY kind")
+    tracks = doc["tracks"]
+    assert dict(kinds) == {"track": tracks["no_image"] + tracks["not_found"]}  # no artist remembered
+    filled = table(db_path, "SELECT count(album_image_url) FROM tracks")[0][0]
+    assert tracks["updated"] == filled - len(world.prefilled_tracks) > 0  # the tracks' work kept, and counted
+
+
 RECOVERABLE = """SELECT a.artist_name FROM artists a JOIN (SELECT primary_artist_name AS n FROM tracks
     WHERE primary_artist_id IS NOT NULL GROUP BY 1 HAVING count(DISTINCT primary_artist_id) = 1) t
     ON t.n = a.artist_name WHERE a.spotify_artist_id IS NULL AND a.image_url IS NULL ORDER BY 1"""
@@ -181,13 +222,14 @@ def test_a_recovered_id_spotify_does_not_know_is_not_written(
 BUSY = "database {} is locked by another process (PID 4242: python dashboard.py) (waited 30 s)"
 
 
-def busy_for(calls: int, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Store.apply answers Busy for its first `calls` calls (another process keeps the file), then writes."""
+def busy_for(calls: int, monkeypatch: pytest.MonkeyPatch, *, after: int = 0) -> list[int]:
+    """Store.apply writes its first `after` calls, answers Busy for the next `calls` (another process keeps the
+    file), then writes."""
     apply, seen = Store.apply, [0]
 
     def sometimes_busy(self: Store, outcomes: Any) -> Any:
         seen[0] += 1
-        if seen[0] <= calls:
+        if after < seen[0] <= after + calls:
             raise Busy(BUSY.format(self.path), 30.0)
         return apply(self, outcomes)
 
@@ -220,3 +262,17 @@ def test_a_file_still_busy_at_the_last_try_exits_2_saying_what_was_not_written(
     assert result.code == 2, result.err
     assert "fetched results were not written" in result.json["error"] and "PID 4242" in result.json["error"]
     assert table(db_path, "SELECT count(album_image_url) FROM tracks") == before
+
+
+def test_a_file_busy_after_some_writes_exits_2_keeping_and_counting_what_was_written(
+    cli, db_path: Path, emulator: Emulator, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKFILL_WRITE_RESULTS", "40")
+    busy_for(1_000, monkeypatch, after=2)  # the first write (tracks, then artists) goes through
+    result = cli("run", "--db", db_path, *FAST, "--json")
+    assert result.code == 2, result.err
+    error = result.json["error"]
+    assert "fetched results were not written" in error and "everything written before stays" in error
+    filled = table(db_path, "SELECT count(album_image_url) FROM tracks")[0][0] - len(world.prefilled_tracks)
+    tracks = result.json["tracks"]
+    assert tracks["updated"] == filled > 0 and tracks["unwritten"] > 0

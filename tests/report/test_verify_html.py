@@ -273,13 +273,15 @@ def test_the_host_of_an_image_that_did_not_load_is_escaped(cli, tmp_path: Path) 
     assert 'image did not load from "><b>x' in items.text  # shown as the text it is
 
 
-@pytest.mark.parametrize("name", ["", "{db}.wal", "{db}.tmp", "{db}.tmp/page.html"])
+@pytest.mark.parametrize("name", ["", " ", "{db}.wal", "{db}.tmp", "{db}.tmp/page.html"])
 def test_refuses_an_empty_path_and_the_databases_own_files(cli, tmp_path: Path, db_path: Path, name: str) -> None:
     target = name.format(db=db_path)
+    why = "an empty path" if not name.strip() else "one of the database's own files"
     before = sorted(p.name for p in tmp_path.iterdir())
     result = cli("verify", "--db", db_path, "--html", target)
     assert result.code == 2 and result.out == ""
     assert result.err.startswith("backfill: error: cannot write") and result.err.count("\n") == 1
+    assert why in result.err, result.err  # said before any work, not met later as "Is a directory"
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
 
 

@@ -128,6 +128,17 @@ async def test_401_without_token_and_after_expiry(emu: Emulator, http: aiohttp.C
     ]
 
 
+async def test_same_token_fault_hands_out_one_refused_token_for_its_count(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    emu.config.token_fault = "same-token"
+    emu.config.token_fault_count = 2
+    path = f"/tracks/{TRACKS[0]}"
+    first, second, mended = [await bearer(http, emu) for _ in range(3)]
+    assert first == second != mended
+    assert [(await get(http, emu, path, auth))[0] for auth in (first, second, mended)] == [401, 401, 200]
+
+
 async def test_batch_keeps_order_with_null_for_unknown(emu: Emulator, http: aiohttp.ClientSession) -> None:
     auth = await bearer(http, emu)
     ids = [TRACKS[2], UNKNOWN, TRACKS[0]]

@@ -158,6 +158,31 @@ def test_connections_never_install_or_load_extensions(db_path: Path) -> None:
     assert settings == (False, False)
 
 
+@pytest.mark.parametrize(
+    "command", [["run", "--dry-run"], ["verify"], ["undo", "--last"], ["sync", "--postgres", NO_POSTGRES]]
+)
+def test_every_command_opens_the_file_with_extensions_off(
+    cli: Any, db_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """Each DuckDB connection a command makes is asked, as it is made, whether it would fetch or load an
+    extension: sync's too (it once had an opener of its own)."""
+    settings: list[tuple[Any, ...] | None] = []
+    real_connect = duckdb.connect
+
+    def connect(*args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        con = real_connect(*args, **kwargs)
+        settings.append(
+            con.execute(
+                "SELECT current_setting('autoinstall_known_extensions'), current_setting('autoload_known_extensions')"
+            ).fetchone()
+        )
+        return con
+
+    monkeypatch.setattr(duckdb, "connect", connect)
+    cli(*command, "--db", db_path)
+    assert settings and all(s == (False, False) for s in settings), settings
+
+
 # -- files that cannot be written ------------------------------------------------------------------------------
 
 
