@@ -35,7 +35,7 @@ LABELS = {"spotify": "Spotify", "deezer": "Deezer", "musicbrainz": "MusicBrainz"
 def specs(quick: bool) -> tuple[SampleSpec, ProviderWorldSpec]:
     if quick:
         return SampleSpec(seed=1212, tracks=60, artists=20, prefilled=0.0), ProviderWorldSpec(seed=5, filler=0)
-    return SampleSpec(seed=1212, tracks=400, artists=150, prefilled=0.0), ProviderWorldSpec(seed=5, filler=60)
+    return SampleSpec(seed=1212, tracks=600, artists=220, prefilled=0.0), ProviderWorldSpec(seed=5, filler=60)
 
 
 @dataclass(frozen=True)
