@@ -12,7 +12,20 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import dashboard, floor, guide, lockshare, oembed, scale, sources, sync, throughput, verify_html, writer
+from bench import (
+    dashboard,
+    fallback,
+    floor,
+    guide,
+    lockshare,
+    oembed,
+    scale,
+    sources,
+    sync,
+    throughput,
+    verify_html,
+    writer,
+)
 from bench.common import Context, Row, machine, say, stop_all_children
 
 # Run order: floor compares itself with scale's figures; guide is the longest, so it goes last.
@@ -27,6 +40,7 @@ SCENARIOS: dict[str, Callable[[Context], None]] = {
     "oembed": oembed.run,
     "dashboard": dashboard.run,
     "verify": verify_html.run,
+    "fallback": fallback.run,
     "guide": guide.run,
 }
 HEADER = ("scenario", "figure", "value", "target", "verdict")
@@ -38,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark the backfill tool against the local Spotify emulator and print one table. "
         "Figures to report, never assertions: the exit status is 0 unless a scenario could not run.",
         epilog="scenarios: throughput (1), guide (2, ~40 min in full), scale (3), writer (4), floor (5), lock (6), "
-        "sync (7), sources (8), oembed (9), dashboard (10), verify (11)",
+        "sync (7), sources (8), oembed (9), dashboard (10), verify (11), fallback (12)",
     )
     parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), metavar="NAME", help="run only these scenarios")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a few seconds per scenario")
@@ -146,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 NUMBERS = {
     "throughput": "1", "guide": "2", "scale": "3", "writer": "4", "floor": "5", "lock": "6", "sync": "7",
-    "sources": "8", "oembed": "9", "dashboard": "10", "verify": "11",
+    "sources": "8", "oembed": "9", "dashboard": "10", "verify": "11", "fallback": "12",
 }  # fmt: skip
 
 

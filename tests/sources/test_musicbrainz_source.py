@@ -169,9 +169,13 @@ async def test_a_refused_user_agent_gives_the_source_up(
     assert [r.status for r in musicbrainz.received] == [403]
 
 
-def test_the_default_pace_is_one_request_a_second_and_never_climbs_above_it(session: aiohttp.ClientSession) -> None:
+def test_the_default_pace_stays_under_one_request_a_second_and_never_climbs_above_it(
+    session: aiohttp.ClientSession,
+) -> None:
     fallback = MusicBrainzSource(session, contact=CONTACT)
-    assert MUSICBRAINZ_OPTIONS.rate == 1.0 and fallback.pace.ceiling == 1.0 and fallback.pace.rate == 1.0
+    # A margin: requests paced exactly 1 s apart arrive a few ms closer now and then (bench scenario 12).
+    assert 0.9 <= MUSICBRAINZ_OPTIONS.rate < 1.0
+    assert fallback.pace.ceiling == MUSICBRAINZ_OPTIONS.rate and fallback.pace.rate == MUSICBRAINZ_OPTIONS.rate
 
 
 async def test_a_503_slows_down_and_asks_again(coverart: CoverArtEmulator, session: aiohttp.ClientSession) -> None:
