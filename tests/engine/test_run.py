@@ -95,9 +95,7 @@ def test_unknown_ids_get_one_404_in_development_mode(cli, db_path: Path, emulato
     assert len(artists_404) == len(set(artists_404)) == result.json["artists"]["not_found"]
 
 
-def test_values_prefilled_before_the_run_survive(
-    cli, db_path: Path, emulator: Emulator, world: World
-) -> None:
+def test_values_prefilled_before_the_run_survive(cli, db_path: Path, emulator: Emulator, world: World) -> None:
     assert world.prefilled_tracks and world.prefilled_artists
     cli("run", "--db", db_path, *FAST)
     tracks = dict(
