@@ -56,6 +56,16 @@ def record(con: duckdb.DuckDBPyConnection, kind: LogKind, written: Iterable[Writ
     )
 
 
+def record_spotify(con: duckdb.DuckDBPyConnection, kind: LogKind, fills: str, now: datetime) -> None:
+    """Inside the caller's transaction: name Spotify the writer of each row of the table `fills` (columns k: row
+    key, v: value, pid: Spotify's id), in SQL: a batch's fills never travel through Python."""
+    con.execute(
+        f"DELETE FROM {PROVENANCE_TABLE} p USING {fills} f WHERE p.kind = ? AND p.row_key = f.k AND p.value = f.v",
+        [kind],
+    )
+    con.execute(f"INSERT INTO {PROVENANCE_TABLE} SELECT ?, k, v, 'spotify', pid, '', ? FROM {fills}", [kind, now])
+
+
 def pinned(schema: Schema, kind: LogKind, alias: str = "t") -> str:
     """SQL, true for a row of `alias` whose current value was set by hand (`backfill set`): nothing replaces it."""
     if not schema.has_provenance:

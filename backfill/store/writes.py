@@ -15,8 +15,10 @@ import duckdb
 
 from backfill.kinds import TRACK_URI_PREFIX
 from backfill.records import REMEMBERED, Outcome, utcnow
-from backfill.store.provenance import ensure_provenance, record
+from backfill.store.provenance import ensure_provenance, record_spotify
 from backfill.store.schema import LOG_DDL, LOG_TABLE, Schema, one
+
+FILLS = "backfill_fills"  # a TEMP table of the in-memory connection, never in the file: one batch's fills
 
 
 @dataclass
@@ -64,11 +66,22 @@ def write(con: duckdb.DuckDBPyConnection, batch: Batch, schema: Schema) -> tuple
         new = "(SELECT unnest($1::VARCHAR[]) AS uri, unnest($2::VARCHAR[]) AS url) u"
         fills = "tracks.spotify_track_uri = u.uri AND tracks.album_image_url IS NULL"
         params = [[TRACK_URI_PREFIX + i for i in batch.track_urls], list(batch.track_urls.values())]
-        # The rows the UPDATE fills, read first (same transaction, same condition): an UPDATE ... RETURNING on a
-        # table with a key leaves a write-ahead log that DuckDB 1.1 and older cannot replay after a crash.
-        rows = con.execute(f"SELECT tracks.spotify_track_uri, u.url FROM tracks JOIN {new} ON {fills}", params)
-        record(con, "track", ((k, v, "spotify", k[len(TRACK_URI_PREFIX) :], "") for k, v in rows.fetchall()), now)
-        filled["tracks"] = _changed(con, f"UPDATE tracks SET album_image_url = u.url FROM {new} WHERE {fills}", params)
+        # The rows the UPDATE fills, chosen first (same transaction, same condition) into a TEMP table of the
+        # in-memory connection: an UPDATE ... RETURNING on a table with a key leaves a write-ahead log that
+        # DuckDB 1.1 and older cannot replay after a crash. Their provenance is written from it, in SQL.
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {FILLS} AS SELECT tracks.spotify_track_uri AS k, u.url AS v,
+                    substr(tracks.spotify_track_uri, {len(TRACK_URI_PREFIX) + 1}) AS pid
+                FROM tracks JOIN {new} ON {fills}""",
+            params,
+        )
+        record_spotify(con, "track", FILLS, now)
+        filled["tracks"] = _changed(
+            con,
+            f"""UPDATE tracks SET album_image_url = f.v FROM {FILLS} f
+                WHERE tracks.spotify_track_uri = f.k AND tracks.album_image_url IS NULL""",
+            [],
+        )
     if batch.recovered:
         filled["recovered"] = _changed(
             con,
@@ -81,9 +94,20 @@ def write(con: duckdb.DuckDBPyConnection, batch: Batch, schema: Schema) -> tuple
         new = "(SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url) u"
         fills = "artists.spotify_artist_id = u.id AND artists.image_url IS NULL"
         params = [list(batch.artist_urls), list(batch.artist_urls.values())]
-        rows = con.execute(f"SELECT artists.artist_name, u.url, u.id FROM artists JOIN {new} ON {fills}", params)
-        record(con, "artist", ((k, v, "spotify", i, "") for k, v, i in rows.fetchall()), now)
-        filled["artists"] = _changed(con, f"UPDATE artists SET image_url = u.url FROM {new} WHERE {fills}", params)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {FILLS} AS SELECT artists.artist_name AS k, u.url AS v, u.id AS pid
+                FROM artists JOIN {new} ON {fills}""",
+            params,
+        )
+        record_spotify(con, "artist", FILLS, now)
+        filled["artists"] = _changed(
+            con,
+            f"""UPDATE artists SET image_url = f.v FROM {FILLS} f
+                WHERE artists.artist_name = f.k AND artists.image_url IS NULL""",
+            [],
+        )
+    if batch.track_urls or batch.artist_urls:
+        con.execute(f"DROP TABLE IF EXISTS {FILLS}")
     has_log = schema.has_log
     misses = batch.misses
     if misses and not has_log:

@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from backfill.records import Outcome
 from backfill.store.attach import Attachment, Busy
 from backfill.store.schema import check_schema
 from backfill.store.store import Store
@@ -276,3 +277,44 @@ def test_a_file_busy_after_some_writes_exits_2_keeping_and_counting_what_was_wri
     filled = table(db_path, "SELECT count(album_image_url) FROM tracks")[0][0] - len(world.prefilled_tracks)
     tracks = result.json["tracks"]
     assert tracks["updated"] == filled > 0 and tracks["unwritten"] > 0
+
+
+def test_a_key_on_two_rows_fills_only_the_empty_one_and_names_spotify_only_for_it(tmp_path: Path) -> None:
+    """A table without its primary key may hold a key twice: the row with a value keeps it (the UPDATE's own
+    IS NULL guard), and provenance names Spotify only for the value it wrote (the fills' guard)."""
+    path = tmp_path / "twice.duckdb"
+    uri, artist_id = "spotify:track:" + "a" * 22, "b" * 22
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE tracks (spotify_track_uri TEXT, track_name TEXT, primary_artist_name TEXT, album_name TEXT, "
+        "album_image_url TEXT)"
+    )
+    con.execute("CREATE TABLE artists (artist_name TEXT, spotify_artist_id TEXT, image_url TEXT)")
+    con.execute(
+        "INSERT INTO tracks VALUES (?, 't', 'A', 'B', NULL), (?, 't', 'A', 'B', 'https://mine.example/t')", [uri, uri]
+    )
+    con.execute("INSERT INTO artists VALUES ('A', ?, NULL), ('A', ?, 'https://mine.example/a')", [artist_id, artist_id])
+    con.close()
+    store = Store.open(path, read_only=False)
+    try:
+        store.plan()
+        store.apply(
+            [
+                Outcome("tracks", uri[14:], "updated", "https://i.scdn.co/image/t"),
+                Outcome("artists", artist_id, "updated", "https://i.scdn.co/image/a"),
+            ]
+        )
+    finally:
+        store.close()
+    assert sorted(table(path, "SELECT album_image_url FROM tracks")) == [
+        ("https://i.scdn.co/image/t",),
+        ("https://mine.example/t",),
+    ]
+    assert sorted(table(path, "SELECT image_url FROM artists")) == [
+        ("https://i.scdn.co/image/a",),
+        ("https://mine.example/a",),
+    ]
+    assert sorted(table(path, "SELECT kind, value, source FROM backfill_provenance")) == [
+        ("artist", "https://i.scdn.co/image/a", "spotify"),
+        ("track", "https://i.scdn.co/image/t", "spotify"),
+    ]
