@@ -56,7 +56,7 @@ _VARIABLES = {
     "HTTPS_PROXY, HTTP_PROXY, NO_PROXY": "the usual proxy settings, read once at start",
     "BACKFILL_TIMEOUT": "seconds to wait for one answer (default 30)",
     "BACKFILL_GIVE_UP_AFTER": "a source with no answer at all for this long is given up (default 90)",
-    "BACKFILL_WRITE_SECONDS, BACKFILL_WRITE_RESULTS": "the writer holds the file this often at most (10, 100000)",
+    "BACKFILL_WRITE_SECONDS, BACKFILL_WRITE_RESULTS": "the writer holds the file this often at most (10, 50000)",
     "BACKFILL_EMBED_TIMEOUT": "verify --embed-images: seconds for each picture (default 5)",
     "BACKFILL_FALLBACK": "providers for what Spotify cannot fill, e.g. deezer,musicbrainz (default none)",
     "DEEZER_API_URL, MUSICBRAINZ_API_URL, COVERART_API_URL": "the fallback providers' endpoints",
