@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
-from backfill.kinds import TRACK_URI_PREFIX
+from backfill.kinds import ARTISTS, TRACK_URI_PREFIX, TRACKS, Kind
 from backfill.records import REMEMBERED, Outcome, utcnow
 from backfill.store.provenance import ensure_provenance, record_spotify
 from backfill.store.schema import LOG_DDL, LOG_TABLE, Schema, one
@@ -63,25 +64,7 @@ def write(con: duckdb.DuckDBPyConnection, batch: Batch, schema: Schema) -> tuple
     if batch.track_urls or batch.artist_urls:
         schema = ensure_provenance(con, schema)
     if batch.track_urls:
-        new = "(SELECT unnest($1::VARCHAR[]) AS uri, unnest($2::VARCHAR[]) AS url) u"
-        fills = "tracks.spotify_track_uri = u.uri AND tracks.album_image_url IS NULL"
-        params = [[TRACK_URI_PREFIX + i for i in batch.track_urls], list(batch.track_urls.values())]
-        # The rows the UPDATE fills, chosen first (same transaction, same condition) into a TEMP table of the
-        # in-memory connection: an UPDATE ... RETURNING on a table with a key leaves a write-ahead log that
-        # DuckDB 1.1 and older cannot replay after a crash. Their provenance is written from it, in SQL.
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {FILLS} AS SELECT tracks.spotify_track_uri AS k, u.url AS v,
-                    substr(tracks.spotify_track_uri, {len(TRACK_URI_PREFIX) + 1}) AS pid
-                FROM tracks JOIN {new} ON {fills}""",
-            params,
-        )
-        record_spotify(con, "track", FILLS, now)
-        filled["tracks"] = _changed(
-            con,
-            f"""UPDATE tracks SET album_image_url = f.v FROM {FILLS} f
-                WHERE tracks.spotify_track_uri = f.k AND tracks.album_image_url IS NULL""",
-            [],
-        )
+        filled["tracks"] = _fill(con, TRACKS, batch.track_urls, now)
     if batch.recovered:
         filled["recovered"] = _changed(
             con,
@@ -91,23 +74,7 @@ def write(con: duckdb.DuckDBPyConnection, batch: Batch, schema: Schema) -> tuple
             [list(batch.recovered), list(batch.recovered.values())],
         )
     if batch.artist_urls:
-        new = "(SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url) u"
-        fills = "artists.spotify_artist_id = u.id AND artists.image_url IS NULL"
-        params = [list(batch.artist_urls), list(batch.artist_urls.values())]
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {FILLS} AS SELECT artists.artist_name AS k, u.url AS v, u.id AS pid
-                FROM artists JOIN {new} ON {fills}""",
-            params,
-        )
-        record_spotify(con, "artist", FILLS, now)
-        filled["artists"] = _changed(
-            con,
-            f"""UPDATE artists SET image_url = f.v FROM {FILLS} f
-                WHERE artists.artist_name = f.k AND artists.image_url IS NULL""",
-            [],
-        )
-    if batch.track_urls or batch.artist_urls:
-        con.execute(f"DROP TABLE IF EXISTS {FILLS}")
+        filled["artists"] = _fill(con, ARTISTS, batch.artist_urls, now)
     has_log = schema.has_log
     misses = batch.misses
     if misses and not has_log:
@@ -129,6 +96,31 @@ def write(con: duckdb.DuckDBPyConnection, batch: Batch, schema: Schema) -> tuple
             [[k for k, _ in misses], [i for _, i in misses], list(misses.values()), now],
         )
     return filled, replace(schema, has_log=has_log)
+
+
+def _fill(con: duckdb.DuckDBPyConnection, kind: Kind, urls: dict[str, str], now: datetime) -> int:
+    """Fill `kind`'s NULL image column from a batch's answers (Spotify id -> URL), naming Spotify the writer of
+    each value in the same transaction; the rows filled."""
+    t = kind.table
+    match = f"{TRACK_URI_PREFIX!r} || u.id" if kind is TRACKS else "u.id"  # tracks are matched on their URI
+    # The rows the UPDATE fills, chosen first (same transaction, same condition) into a TEMP table of the
+    # in-memory connection: an UPDATE ... RETURNING on a table with a key leaves a write-ahead log that DuckDB
+    # 1.1 and older cannot replay after a crash. Their provenance is written from it, in SQL.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {FILLS} AS SELECT {t}.{kind.key} AS k, u.url AS v, u.id AS pid
+            FROM {t} JOIN (SELECT unnest($1::VARCHAR[]) AS id, unnest($2::VARCHAR[]) AS url) u
+              ON {t}.{kind.match} = {match} AND {t}.{kind.image} IS NULL""",
+        [list(urls), list(urls.values())],
+    )
+    record_spotify(con, kind.log, FILLS, now)
+    # Its own IS NULL too: a table without its primary key may hold a key twice, one of them with a value.
+    filled = _changed(
+        con,
+        f"UPDATE {t} SET {kind.image} = f.v FROM {FILLS} f WHERE {t}.{kind.key} = f.k AND {t}.{kind.image} IS NULL",
+        [],
+    )
+    con.execute(f"DROP TABLE {FILLS}")
+    return filled
 
 
 def _changed(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> int:
