@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,15 @@ def test_fallback_providers_in_the_order_given_once_each(tmp_path: Path) -> None
     env_file.write_text("BACKFILL_FALLBACK=deezer\nDEEZER_API_URL=http://127.0.0.1:9/\n")
     s = load_settings(environ={}, env_file=env_file)
     assert (s.fallback, s.deezer_url) == (("deezer",), "http://127.0.0.1:9")
+
+
+def test_every_variable_the_settings_read_is_documented_in_env_example_and_the_readme() -> None:
+    """A variable read by config (a `get("NAME")`) that .env.example or the README does not name: a user
+    cannot find it."""
+    root = Path(__file__).resolve().parents[1]
+    read = set(re.findall(r'get\("([A-Z][A-Z0-9_]+)"', (root / "backfill" / "config.py").read_text()))
+    assert {"SPOTIFY_CLIENT_ID", "BACKFILL_CONTACT", "BACKFILL_WRITE_RESULTS"} <= read  # the pattern still finds them
+    example = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (root / ".env.example").read_text(), re.MULTILINE))
+    readme = (root / "README.md").read_text()
+    assert read - example == set(), ".env.example does not document these"
+    assert {name for name in read if f"`{name}`" not in readme} == set(), "the README does not document these"
