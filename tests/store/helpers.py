@@ -70,3 +70,14 @@ def deezer(kind: str, key: str, url: str = "https://cdn.deezer.test/images/cover
         provider_id="123",
         confirmed_by='album "Live Bootleg"',
     )
+
+
+def fallback_and_hand_set(cli: Any, path: Path, world: Any) -> str:
+    """A fallback's answers (its log and provenance), a set by hand over one of them, and that set's undo by
+    source: what those commands add to a history. Returns the local-file URI they were about."""
+    local = next(u for u in world.odd_uris if u.startswith("spotify:local:"))
+    odd = next(u for u in world.odd_uris if not u.startswith("spotify:local:"))
+    apply(path, [deezer("track", local), Outcome("tracks", odd, "unconfirmed", source="deezer")])
+    assert cli("set", "track", local, "https://img.example/by-hand.jpg", "--db", path).code == 0
+    assert cli("undo", "--db", path, "--source", "manual").code == 0
+    return local

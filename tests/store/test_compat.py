@@ -19,15 +19,13 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.records import Outcome
 from backfill.store.dbfile import sniff
 from standin import Emulator
 from standin.sample import World
 from tests import dashboard
 from tests.checks import check_images
 from tests.conftest import FAST, SMALL, digest, images, serving
-from tests.store.helpers import apply as fallback_apply
-from tests.store.helpers import deezer
+from tests.store.helpers import fallback_and_hand_set
 from tests.store.test_dashboard import shows_the_stored_images
 from tests.store.test_refresh import changed_world
 
@@ -111,11 +109,7 @@ def test_a_backfilled_history_opens_in_the_duckdb_that_made_it(
     assert cli("undo", "--db", path, "--last").code == 0
     # A fallback's answers (its log appears), a set by hand (provenance rows replaced) and their undo by source:
     # three more journal entries, and the images end as the backfill left them.
-    local = next(u for u in world.odd_uris if u.startswith("spotify:local:"))
-    odd = next(u for u in world.odd_uris if not u.startswith("spotify:local:"))
-    fallback_apply(path, [deezer("track", local), Outcome("tracks", odd, "unconfirmed", source="deezer")])
-    assert cli("set", "track", local, "https://img.example/by-hand.jpg", "--db", path).code == 0
-    assert cli("undo", "--db", path, "--source", "manual").code == 0
+    fallback_and_hand_set(cli, path, world)
     assert cli("undo", "--db", path, "--source", "deezer").code == 0
 
     after = dump(python, path)  # fails if that DuckDB cannot read the file

@@ -10,13 +10,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from backfill.records import Outcome
 from backfill.store.schema import OWN_DDL
 from standin import Emulator
 from standin.sample import World, write_history
 from tests.conftest import FAST, serving, table
-from tests.store.helpers import apply as fallback_apply
-from tests.store.helpers import deezer
+from tests.store.helpers import fallback_and_hand_set
 from tests.store.test_refresh import changed_world
 
 OURS = "table_name LIKE 'backfill\\_%' ESCAPE '\\'"
@@ -63,11 +61,7 @@ def test_every_table_the_tool_can_add_is_plain_and_the_users_keys_and_indexes_st
     with serving(changed_world(world, path), monkeypatch):
         assert cli("run", *artists, "--refresh").code == 0
     assert cli("undo", "--db", path, "--last").code == 0
-    local = next(u for u in world.odd_uris if u.startswith("spotify:local:"))
-    odd = next(u for u in world.odd_uris if not u.startswith("spotify:local:"))
-    fallback_apply(path, [deezer("track", local), Outcome("tracks", odd, "unconfirmed", source="deezer")])
-    assert cli("set", "track", local, "https://img.example/by-hand.jpg", "--db", path).code == 0
-    assert cli("undo", "--db", path, "--source", "manual").code == 0
+    fallback_and_hand_set(cli, path, world)
     with serving(world, monkeypatch, dev_mode=True, quota=1):  # the daily quota runs out: its wait is noted
         assert cli("run", *artists, "--retry-misses").code == 75
     ours = {name for (name,) in table(path, f"SELECT table_name FROM duckdb_tables() WHERE {OURS}")}
