@@ -44,13 +44,14 @@ def read_history(path: Path, *, lock_timeout: float = 0.0) -> History:
             names = [f"v{i}" for i in range(len(target.columns))]
             values = ", ".join(f"any_value({c}) AS {v}" for c, v in zip(target.columns, names, strict=True))
             has_any = " OR ".join(f"{c} IS NOT NULL" for c in target.columns)
+            # A semi-join, not a per-row list lookup: an undo may have set back thousands of rows.
             keys = sorted({key for kind, key in cleared if kind in target.journaled})
             key_digest, record = duckdb_record("k", names)
             # any_value skips NULLs; a key on two rows (the history allows it) offers one value per column.
             rows[target.table] = con.execute(
                 f"SELECT k, {', '.join(names)}, {key_digest}, {record} FROM (SELECT {target.key} AS k, {values} "
-                f"FROM {target.table} WHERE {target.key} IS NOT NULL AND ({has_any} OR list_contains(?, "
-                f"{target.key})) GROUP BY {target.key})",
+                f"FROM {target.table} WHERE {target.key} IS NOT NULL AND ({has_any} OR {target.key} IN "
+                f"(SELECT unnest(?::VARCHAR[]))) GROUP BY {target.key})",
                 [keys],
             ).fetchall()
         return History(rows, {t.table: _replaceable(t, rows[t.table], journal, cleared) for t in TARGETS})
